@@ -1,0 +1,131 @@
+"""``count_regions``: the exact number of linear (activation) regions of a network in a domain."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .domain import Domain
+from .engines import ENGINE_NAMES, get_engine
+from .errors import LRCountError
+from .network import ReLUNetwork
+from .problem import EPSILON, CountingProblem, resolve_domain
+
+#: ``auto`` uses the LP splitter up to this domain dimension and the one-tree MILP above it
+#: (see docs/benchmarks.md for the measurements behind the choice).
+AUTO_LP_MAX_DIM = 2
+
+
+@dataclass
+class CountResult:
+    """The outcome of one count.
+
+    ``count`` is the number of full-dimensional activation regions found; it is the exact
+    number only when ``complete`` is True, and a lower bound otherwise (time limit or
+    interrupt: ``status`` says which). Regions are activation patterns: two patterns with the
+    same affine map count twice, as in all the papers this tool follows.
+    """
+
+    count: int
+    complete: bool
+    status: str
+    engine: str
+    seconds: float
+    epsilon: float
+    widths: list[int]
+    domain_dim: int
+    domain: dict
+    layers: list[dict[str, int]]
+    stats: dict = field(default_factory=dict)
+    patterns: np.ndarray | None = None
+    points: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; patterns and points as nested lists when present."""
+        out = asdict(self)
+        for key in ("patterns", "points"):
+            out[key] = None if out[key] is None else np.asarray(out[key]).astype(float if key == "points" else int).tolist()
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self) -> str:
+        """One human line: the count (or lower bound) and how it was obtained."""
+        what = f"{self.count} regions" if self.complete else f">= {self.count} regions (incomplete: {self.status})"
+        return (
+            f"{what} | engine {self.engine} | {self.seconds:.2f} s | widths {self.widths} | "
+            f"domain dimension {self.domain_dim} | epsilon {self.epsilon:g}"
+        )
+
+
+def pick_engine(problem: CountingProblem) -> str:
+    """The engine ``auto`` runs: ``lp`` in low dimension, ``milp`` otherwise."""
+    return "lp" if problem.chart.dim <= AUTO_LP_MAX_DIM else "milp"
+
+
+def count_regions(
+    network: ReLUNetwork,
+    domain: Domain | None = None,
+    *,
+    engine: str = "auto",
+    time_limit: float | None = None,
+    progress: bool = False,
+    return_regions: bool = False,
+    epsilon: float = EPSILON,
+) -> CountResult:
+    """Count the full-dimensional linear (activation) regions of ``network`` in ``domain``.
+
+    Parameters
+    ----------
+    network
+        The ReLU network.
+    domain
+        A :class:`~lrcount.Box`, :class:`~lrcount.Polytope` or :class:`~lrcount.Subspace`;
+        default: the box stored with the network (from an ``.npz`` file).
+    engine
+        ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter), ``"lp"``
+        (region splitting with HiGHS) or ``"auto"``.
+    time_limit
+        Seconds; when it passes, the regions found so far are returned with
+        ``complete=False``. Ctrl-C does the same.
+    progress
+        Show a progress line (regions, rate, elapsed) on stderr for runs over a second.
+    return_regions
+        Also return each region's activation pattern (all hidden neurons, layer by layer) and
+        an interior point (in input coordinates, with margin >= epsilon).
+    epsilon
+        The margin that makes a pattern a full-dimensional region (:mod:`lrcount.problem`).
+    """
+    if engine != "auto" and engine not in ENGINE_NAMES:
+        raise LRCountError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINE_NAMES)}")
+    if time_limit is not None and not time_limit > 0:
+        raise LRCountError(f"the time limit must be positive, got {time_limit}")
+    domain = resolve_domain(domain, network.default_domain())
+    start = time.perf_counter()
+    problem = CountingProblem.build(network, domain, epsilon)
+    name = pick_engine(problem) if engine == "auto" else engine
+    if return_regions and name == "scip-count":
+        raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+    with tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress, leave=False) as bar:
+        run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
+    return CountResult(
+        count=run.count,
+        complete=run.complete,
+        status=run.status,
+        engine=name,
+        seconds=time.perf_counter() - start,
+        epsilon=epsilon,
+        widths=network.widths,
+        domain_dim=problem.chart.dim,
+        domain=domain.to_dict(),
+        layers=problem.bounds.counts(),
+        stats=run.stats,
+        patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
+        points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
+    )

@@ -1,0 +1,176 @@
+"""Input domains: a box, a polytope, or the affine subspace through data points within a box.
+
+Every domain reduces to a :class:`Chart`: an affine map ``x = origin + basis @ t`` from a
+full-dimensional bounded polytope ``{t : A t <= c, lower <= t <= upper}`` in R^k. Regions are
+counted in t, so a line, a plane or a box with fixed coordinates is handled like a box
+(full-dimensional relative to the slice, theory.md section 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LRCountError
+from .lp import solve_lp
+
+#: A domain whose largest inscribed ball has a smaller radius than this is called empty.
+INTERIOR_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Chart:
+    """``x = origin + basis @ t`` with ``t`` in ``{A t <= c} ∩ [lower, upper]`` (full-dimensional)."""
+
+    origin: np.ndarray
+    basis: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        """k, the dimension of the domain."""
+        return self.basis.shape[1]
+
+    def to_input(self, t: np.ndarray) -> np.ndarray:
+        """Map chart coordinates (shape (m, k) or (k,)) to network inputs."""
+        return np.asarray(t) @ self.basis.T + self.origin
+
+
+class Domain:
+    """Base class: a set of network inputs in which regions are counted."""
+
+    def chart(self, input_dim: int) -> Chart:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _check_dim(name: str, got: int, input_dim: int) -> None:
+    if got != input_dim:
+        raise LRCountError(f"{name} has dimension {got} but the network has {input_dim} inputs")
+
+
+class Box(Domain):
+    """The box ``lower <= x <= upper``; scalars apply to every input. Coordinates with
+    ``lower == upper`` are fixed: the regions are counted in the slice of the free ones."""
+
+    def __init__(self, lower, upper):
+        try:
+            lower, upper = np.broadcast_arrays(
+                np.atleast_1d(np.asarray(lower, dtype=np.float64)), np.atleast_1d(np.asarray(upper, dtype=np.float64))
+            )
+        except ValueError:
+            raise LRCountError(
+                f"box bounds must be two vectors of one length, got {np.shape(lower)} and {np.shape(upper)}"
+            ) from None
+        if lower.ndim != 1:
+            raise LRCountError(f"box bounds must be vectors, got shape {lower.shape}")
+        if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+            raise LRCountError("box bounds must be finite numbers")
+        bad = np.flatnonzero(lower > upper)
+        if bad.size:
+            i = int(bad[0])
+            raise LRCountError(f"empty box: lower {lower[i]:g} > upper {upper[i]:g} at input {i}; swap the bounds")
+        self.lower, self.upper = lower.copy(), upper.copy()
+
+    def bounds(self, input_dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) broadcast to ``input_dim`` inputs."""
+        if self.lower.size not in (1, input_dim):
+            _check_dim("the box", self.lower.size, input_dim)
+        return np.broadcast_to(self.lower, input_dim).copy(), np.broadcast_to(self.upper, input_dim).copy()
+
+    def chart(self, input_dim: int) -> Chart:
+        lower, upper = self.bounds(input_dim)
+        free = np.flatnonzero(upper > lower)
+        if free.size == 0:
+            raise LRCountError("the box is a single point; give at least one input a positive width")
+        origin = np.where(upper > lower, 0.0, lower)
+        basis = np.eye(input_dim)[:, free]
+        return Chart(origin, basis, np.zeros((0, free.size)), np.zeros(0), lower[free], upper[free])
+
+    def to_dict(self) -> dict:
+        return {"type": "box", "lower": self.lower.tolist(), "upper": self.upper.tolist()}
+
+    def __repr__(self) -> str:
+        return f"Box(lower={self.lower.tolist()}, upper={self.upper.tolist()})"
+
+
+class Polytope(Domain):
+    """The bounded polytope ``{x : A x <= c}`` with a non-empty interior."""
+
+    def __init__(self, A, c):
+        self.A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+        self.c = np.asarray(c, dtype=np.float64).reshape(-1)
+        if self.A.shape[0] != self.c.shape[0]:
+            raise LRCountError(f"polytope: A has {self.A.shape[0]} rows but c has {self.c.shape[0]} entries")
+        if not (np.isfinite(self.A).all() and np.isfinite(self.c).all()):
+            raise LRCountError("polytope: A and c must be finite numbers")
+
+    def chart(self, input_dim: int) -> Chart:
+        _check_dim("the polytope", self.A.shape[1], input_dim)
+        return _bounded_chart(np.zeros(input_dim), np.eye(input_dim), self.A, self.c, "the polytope")
+
+    def to_dict(self) -> dict:
+        return {"type": "polytope", "A": self.A.tolist(), "c": self.c.tolist()}
+
+
+class Subspace(Domain):
+    """The affine hull of S+1 points ``p_0..p_S`` intersected with a box:
+    ``x = p_0 + sum_i a_i (p_i - p_0)`` (Cai et al. 2023, eq. 14). S = 1 is a line through two
+    points, S = 2 a plane (Hanin & Rolnick 2019). Regions are counted in the S-dimensional slice."""
+
+    def __init__(self, points, box: Box):
+        self.points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        self.box = box
+        if self.points.shape[0] < 2:
+            raise LRCountError("a subspace needs at least two points (S + 1 with S >= 1)")
+        if not np.isfinite(self.points).all():
+            raise LRCountError("subspace points must be finite numbers")
+        directions = (self.points[1:] - self.points[0]).T
+        if np.linalg.matrix_rank(directions) < directions.shape[1]:
+            raise LRCountError("the subspace points are affinely dependent; drop or perturb a point")
+
+    @property
+    def dim(self) -> int:
+        """S, the dimension of the subspace."""
+        return self.points.shape[0] - 1
+
+    def chart(self, input_dim: int) -> Chart:
+        _check_dim("the subspace points", self.points.shape[1], input_dim)
+        lower, upper = self.box.bounds(input_dim)
+        p0 = self.points[0]
+        basis = (self.points[1:] - p0).T
+        A = np.vstack([basis, -basis])
+        c = np.concatenate([upper - p0, p0 - lower])
+        return _bounded_chart(p0, basis, A, c, "the subspace within the box")
+
+    def to_dict(self) -> dict:
+        return {"type": "subspace", "points": self.points.tolist(), "box": self.box.to_dict()}
+
+
+def _bounded_chart(origin, basis, A, c, what: str) -> Chart:
+    """The chart of ``{t : A t <= c}``: its bounding box by 2k LPs and a check that it has an
+    interior (the largest inscribed ball, Chebyshev centre, has a positive radius)."""
+    k = basis.shape[1]
+    free = np.full(k, np.inf)
+    lower, upper = np.empty(k), np.empty(k)
+    for i in range(k):
+        for sign, store in ((1.0, lower), (-1.0, upper)):
+            res = solve_lp(sign * np.eye(k)[i], A, c, -free, free)
+            if res.status == "infeasible":
+                raise LRCountError(f"{what} is empty; check its constraints")
+            if res.status == "unbounded":
+                raise LRCountError(f"{what} is unbounded; add bounds on every input")
+            store[i] = sign * res.value
+    norms = np.linalg.norm(A, axis=1)
+    radius = solve_lp(
+        np.r_[np.zeros(k), 1.0], np.c_[A, norms], c, np.r_[lower, 0.0], np.r_[upper, np.inf], maximize=True
+    )
+    if radius.status != "optimal" or radius.value <= INTERIOR_TOL:
+        raise LRCountError(f"{what} has an empty interior; describe a lower-dimensional set as a Subspace")
+    return Chart(origin, basis, A, c, lower, upper)

@@ -1,0 +1,47 @@
+"""Exact enumeration engines. Each takes a :class:`~lrcount.problem.CountingProblem` and
+returns an :class:`EngineRun`; :func:`lrcount.count.count_regions` turns that into a result.
+
+- ``milp``: one SCIP branch-and-bound tree; each pattern found is recorded and cut off with a
+  no-good inside SCIP by a constraint handler (Danna et al. 2007; Serra et al. 2018).
+- ``scip-count``: SCIP's own solution counter on the same model (counts, returns no regions).
+- ``lp``: layer-by-layer region splitting with LPs in HiGHS, independent of SCIP and of the
+  MILP encoding, as a cross-check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..problem import CountingProblem
+
+
+@dataclass
+class EngineRun:
+    """What an engine found: the number of patterns, whether the search finished, and (when
+    collected) each pattern (all hidden neurons) with an interior point in chart coordinates."""
+
+    count: int
+    complete: bool
+    status: str
+    patterns: list[np.ndarray] | None = None
+    points: list[np.ndarray] | None = None
+    stats: dict = field(default_factory=dict)
+
+
+Engine = Callable[..., EngineRun]
+
+
+def get_engine(name: str) -> Engine:
+    """The engine function called ``name`` (see :data:`ENGINE_NAMES`)."""
+    from . import lpsplit, onetree, scipcount
+
+    engines = {"milp": onetree.run, "scip-count": scipcount.run, "lp": lpsplit.run}
+    return engines[name]
+
+
+ENGINE_NAMES = ("milp", "scip-count", "lp")
+
+__all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES", "CountingProblem"]

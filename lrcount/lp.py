@@ -1,0 +1,98 @@
+"""Linear programs with HiGHS (highspy), silenced, for bound tightening and region checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+INF = highspy.kHighsInf
+
+
+@contextmanager
+def c_stdout_redirected(target_fd: int | None = None):
+    """Send what C code writes to file descriptor 1 to ``target_fd`` (default: /dev/null).
+
+    Solvers print banners and warnings straight to fd 1, past Python's ``sys.stdout``.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY) if target_fd is None else None
+    try:
+        os.dup2(devnull if target_fd is None else target_fd, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        if devnull is not None:
+            os.close(devnull)
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing (its banner goes to fd 1 on first construction)."""
+    with c_stdout_redirected():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+@dataclass
+class LPResult:
+    """Outcome of one LP: ``status`` is 'optimal', 'infeasible' or 'unbounded'."""
+
+    status: str
+    x: np.ndarray | None = None
+    value: float = float("nan")
+
+
+def solve_lp(
+    cost: np.ndarray,
+    a_ub: np.ndarray,
+    b_ub: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    maximize: bool = False,
+) -> LPResult:
+    """Optimise ``cost @ x`` subject to ``a_ub @ x <= b_ub`` and ``lower <= x <= upper``."""
+    h = new_highs()
+    load_lp(h, cost, a_ub, b_ub, lower, upper, maximize=maximize)
+    return run(h)
+
+
+def load_lp(h: highspy.Highs, cost, a_ub, b_ub, lower, upper, *, maximize: bool = False) -> None:
+    """Pass the LP of :func:`solve_lp` to the HiGHS instance ``h``."""
+    a_ub = np.asarray(a_ub, dtype=np.float64).reshape(-1, len(cost))
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(cost)
+    lp.num_row_ = a_ub.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.where(np.isfinite(lower), lower, -INF).astype(np.float64)
+    lp.col_upper_ = np.where(np.isfinite(upper), upper, INF).astype(np.float64)
+    lp.row_lower_ = np.full(a_ub.shape[0], -INF)
+    lp.row_upper_ = np.asarray(b_ub, dtype=np.float64)
+    rows, cols = np.nonzero(a_ub)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=a_ub.shape[0]))]).astype(np.int32)
+    lp.a_matrix_.index_ = cols.astype(np.int32)
+    lp.a_matrix_.value_ = a_ub[rows, cols]
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    h.passModel(lp)
+
+
+def run(h: highspy.Highs) -> LPResult:
+    """Solve the LP loaded in ``h`` and read the result."""
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return LPResult("optimal", np.array(h.getSolution().col_value), h.getInfo().objective_function_value)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return LPResult("infeasible")
+    if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return LPResult("unbounded")
+    raise RuntimeError(f"HiGHS ended with status {h.modelStatusToString(status)}")

@@ -1,0 +1,190 @@
+"""The ReLU network model: a chain of float64 affine layers with ReLU between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import LRCountError
+
+
+@dataclass(frozen=True)
+class ReLUNetwork:
+    """A feed-forward ReLU network ``x -> A_{L+1} relu(A_L ... relu(A_1 x))``.
+
+    ``weights[l]`` has the PyTorch orientation (out x in); every layer but the last is followed
+    by a ReLU, the last layer is affine and does not split regions. A network with a single layer
+    has no hidden neurons and exactly one region.
+
+    Parameters
+    ----------
+    weights, biases
+        One matrix and one vector per affine layer. Converted to float64 and checked.
+    """
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    name: str = field(default="network", compare=False)
+    #: Optional default domain, an (n0, 2) array of [lower, upper] per input (from an .npz file).
+    default_box: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.weights) == 0:
+            raise LRCountError("a network needs at least one affine layer")
+        if len(self.weights) != len(self.biases):
+            raise LRCountError(
+                f"got {len(self.weights)} weight matrices but {len(self.biases)} bias vectors"
+            )
+        weights, biases = [], []
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w = np.array(w, dtype=np.float64)
+            b = np.array(b, dtype=np.float64).reshape(-1)
+            if w.ndim != 2:
+                raise LRCountError(f"layer {l}: weight has shape {w.shape}; a matrix (out x in) is needed")
+            if b.shape[0] != w.shape[0]:
+                raise LRCountError(
+                    f"layer {l}: weight is {w.shape[0]} x {w.shape[1]} but bias has {b.shape[0]} entries"
+                )
+            if l > 0 and w.shape[1] != weights[-1].shape[0]:
+                raise LRCountError(
+                    f"layer {l}: expects {w.shape[1]} inputs but layer {l - 1} has {weights[-1].shape[0]} outputs"
+                )
+            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                raise LRCountError(f"layer {l}: weights or biases contain NaN or infinity; fix the model")
+            w.setflags(write=False)
+            b.setflags(write=False)
+            weights.append(w)
+            biases.append(b)
+        if self.default_box is not None:
+            box = np.asarray(self.default_box, dtype=np.float64)
+            if box.shape != (weights[0].shape[1], 2):
+                raise LRCountError(
+                    f"the stored box has shape {box.shape}; ({weights[0].shape[1]}, 2) is needed"
+                )
+            object.__setattr__(self, "default_box", box)
+        object.__setattr__(self, "weights", tuple(weights))
+        object.__setattr__(self, "biases", tuple(biases))
+
+    # -- shape -----------------------------------------------------------------------------
+    @property
+    def input_dim(self) -> int:
+        """n_0, the number of inputs."""
+        return self.weights[0].shape[1]
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        """[n_1, ..., n_L], the widths of the ReLU layers."""
+        return [w.shape[0] for w in self.weights[:-1]]
+
+    @property
+    def widths(self) -> list[int]:
+        """[n_0, n_1, ..., n_L]: the input dimension and the hidden widths (the convention of
+        the bounds; the affine output layer never splits and is not listed)."""
+        return [self.input_dim, *self.hidden_widths]
+
+    @property
+    def n_hidden(self) -> int:
+        """N, the number of ReLU neurons."""
+        return sum(self.hidden_widths)
+
+    @property
+    def hidden_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(W^l, b^l) of the ReLU layers l = 1..L."""
+        return list(zip(self.weights[:-1], self.biases[:-1]))
+
+    def densities(self) -> list[float]:
+        """Fraction of non-zero weights in each ReLU layer."""
+        return [float(np.count_nonzero(w)) / w.size for w, _ in self.hidden_layers]
+
+    # -- evaluation ------------------------------------------------------------------------
+    def preactivations(self, x: np.ndarray) -> list[np.ndarray]:
+        """Pre-activations g^l of every ReLU layer at the points ``x`` (shape (m, n0) or (n0,))."""
+        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        out = []
+        for w, b in self.hidden_layers:
+            g = h @ w.T + b
+            out.append(g)
+            h = np.maximum(g, 0.0)
+        return out
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The network's output at the points ``x``."""
+        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        for w, b in self.hidden_layers:
+            h = np.maximum(h @ w.T + b, 0.0)
+        return h @ self.weights[-1].T + self.biases[-1]
+
+    def activation_patterns(self, x: np.ndarray) -> np.ndarray:
+        """Boolean activation patterns (g > 0) of all hidden neurons at the points ``x``,
+        shape (m, N), layers concatenated in order."""
+        gs = self.preactivations(x)
+        if not gs:
+            return np.zeros((np.atleast_2d(x).shape[0], 0), dtype=bool)
+        return np.concatenate(gs, axis=1) > 0
+
+    # -- transformations -------------------------------------------------------------------
+    def compose_input(self, origin: np.ndarray, basis: np.ndarray) -> ReLUNetwork:
+        """The network ``t -> self(origin + basis @ t)``: the restriction to an affine chart."""
+        w0 = self.weights[0] @ basis
+        b0 = self.biases[0] + self.weights[0] @ origin
+        return ReLUNetwork((w0, *self.weights[1:]), (b0, *self.biases[1:]), name=self.name)
+
+    def default_domain(self):
+        """The stored default box as a :class:`~lrcount.domain.Box`, or None."""
+        from .domain import Box
+
+        return None if self.default_box is None else Box(self.default_box[:, 0], self.default_box[:, 1])
+
+    def balanced(self) -> ReLUNetwork:
+        """An equivalent network whose hidden rows W^l_i have unit Euclidean norm.
+
+        ReLU is positively homogeneous, so scaling row i of (W^l, b^l) by s > 0 and column i of
+        W^{l+1} by 1/s changes neither the function nor any activation pattern. After balancing,
+        a margin on the first layer's pre-activation is a Euclidean distance in input space, which
+        makes the margin epsilon of the counting engines independent of the weights' scale.
+        Rows that are zero (pruned neurons) are left as they are.
+        """
+        weights = [w.copy() for w in self.weights]
+        biases = [b.copy() for b in self.biases]
+        for l in range(len(weights) - 1):
+            norms = np.linalg.norm(weights[l], axis=1)
+            scale = np.where(norms > 0, norms, 1.0)
+            weights[l] /= scale[:, None]
+            biases[l] /= scale
+            weights[l + 1] *= scale[None, :]
+        return ReLUNetwork(tuple(weights), tuple(biases), name=self.name)
+
+    # -- constructors ----------------------------------------------------------------------
+    @classmethod
+    def from_torch(cls, module) -> ReLUNetwork:
+        """Build from a PyTorch ``nn.Sequential`` of Linear / ReLU / Flatten / Identity / Dropout."""
+        from .io.torch import network_from_module
+
+        return network_from_module(module)
+
+    @classmethod
+    def random(
+        cls,
+        widths: list[int],
+        n_outputs: int = 1,
+        *,
+        density: float = 1.0,
+        seed: int | None = None,
+        bias_scale: float = 1.0,
+    ) -> ReLUNetwork:
+        """A network with standard normal weights and biases (times ``bias_scale``); each hidden
+        weight is kept with probability ``density`` (random unstructured pruning)."""
+        rng = np.random.default_rng(seed)
+        dims = [*widths, n_outputs]
+        weights, biases = [], []
+        for l in range(len(dims) - 1):
+            w = rng.standard_normal((dims[l + 1], dims[l]))
+            if l < len(dims) - 2 and density < 1.0:
+                w *= rng.random(w.shape) < density
+            weights.append(w)
+            biases.append(bias_scale * rng.standard_normal(dims[l + 1]))
+        return cls(tuple(weights), tuple(biases), name=f"random{widths}")
+
+    def __repr__(self) -> str:
+        return f"ReLUNetwork(widths={self.widths}, outputs={self.weights[-1].shape[0]}, name={self.name!r})"
