@@ -1,0 +1,46 @@
+"""Networks as ``.npz`` archives: arrays ``W0, b0, W1, b1, ...`` and an optional ``box``."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LRCountError
+from ..network import ReLUNetwork
+
+
+def load_npz(path) -> ReLUNetwork:
+    """Read ``W0, b0, W1, b1, ...`` (PyTorch orientation, out x in) and an optional ``box`` of
+    shape (n0, 2), the default domain. Pickled objects are refused."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise LRCountError(f"cannot read {path} as an .npz archive of arrays ({exc})") from None
+    layers = sorted(int(m.group(1)) for k in arrays if (m := re.fullmatch(r"W(\d+)", k)))
+    if not layers:
+        raise LRCountError(f"{path} holds no arrays W0, b0, W1, b1, ...; found {sorted(arrays)}")
+    if layers != list(range(len(layers))):
+        raise LRCountError(f"{path}: weight arrays must be W0..W{len(layers) - 1} without gaps, found {layers}")
+    missing = [f"b{l}" for l in layers if f"b{l}" not in arrays]
+    if missing:
+        raise LRCountError(f"{path}: missing bias arrays {missing}")
+    return ReLUNetwork(
+        tuple(arrays[f"W{l}"] for l in layers),
+        tuple(arrays[f"b{l}"] for l in layers),
+        name=Path(path).stem,
+        default_box=arrays.get("box"),
+    )
+
+
+def save_npz(network: ReLUNetwork, path, box: np.ndarray | None = None) -> None:
+    """Write ``network`` (and a default box of shape (n0, 2)) in the format of :func:`load_npz`."""
+    arrays = {f"W{l}": w for l, w in enumerate(network.weights)}
+    arrays.update({f"b{l}": b for l, b in enumerate(network.biases)})
+    box = network.default_box if box is None else box
+    if box is not None:
+        arrays["box"] = np.asarray(box, dtype=np.float64)
+    np.savez(path, **arrays)
