@@ -12,6 +12,7 @@ from tqdm import tqdm
 from .domain import Domain
 from .engines import ENGINE_NAMES, get_engine
 from .errors import LRCountError
+from .lp import c_stdout_redirected
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
 
@@ -112,7 +113,8 @@ def count_regions(
     if return_regions and name == "scip-count":
         raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
-    with tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress, leave=False) as bar:
+    bar = tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress, leave=False)
+    with bar, c_stdout_redirected(2):  # SoPlex warns on fd 1; keep stdout for results
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
