@@ -1,0 +1,116 @@
+"""Degenerate cases: pruned and duplicate neurons, hyperplanes through corners, slices,
+networks without hidden layers, and the margin (tolerance) policy."""
+
+import numpy as np
+import pytest
+
+from lrcount import Box, Polytope, ReLUNetwork, Subspace, count_regions
+from lrcount.engines import ENGINE_NAMES
+
+
+def counts(net, domain, **kw) -> set[int]:
+    return {count_regions(net, domain, engine=name, **kw).count for name in ENGINE_NAMES}
+
+
+def net1(w, b):
+    w = np.asarray(w, float)
+    return ReLUNetwork((w, np.ones((1, w.shape[0]))), (np.asarray(b, float), np.zeros(1)))
+
+
+def test_fully_pruned_neuron_is_stable_and_harmless():
+    for bias in (0.0, 0.7, -0.7):
+        assert counts(net1([[1, 0], [0, 1], [0, 0]], [0, 0, bias]), Box(-1, 1)) == {4}
+
+
+def test_fully_pruned_deeper_neuron():
+    net = ReLUNetwork.random([2, 4, 3], seed=1)
+    w1 = net.weights[1].copy()
+    w1[0] = 0.0
+    pruned = ReLUNetwork((net.weights[0], w1, net.weights[2]), net.biases)
+    dropped = ReLUNetwork((net.weights[0], w1[1:], net.weights[2][:, 1:]), (net.biases[0], net.biases[1][1:], net.biases[2]))
+    assert counts(pruned, Box(-2, 2)) == counts(dropped, Box(-2, 2))
+    assert len(counts(pruned, Box(-2, 2))) == 1
+
+
+def test_duplicate_neurons_count_once():
+    assert counts(net1([[1, 0], [1, 0], [0, 1]], [0.1, 0.1, 0]), Box(-1, 1)) == {4}
+
+
+def test_opposite_neurons_share_a_hyperplane():
+    assert counts(net1([[1, 0], [-1, 0]], [0, 0]), Box(-1, 1)) == {2}
+
+
+def test_hyperplane_through_a_corner_does_not_split():
+    assert counts(net1([[1, 1], [1, 0]], [-2, 0]), Box(-1, 1)) == {2}
+
+
+def test_hyperplane_along_a_face_does_not_split():
+    assert counts(net1([[1, 0], [0, 1]], [-1, 0]), Box(-1, 1)) == {2}
+
+
+def test_four_lines_through_a_point_give_eight():
+    angles = np.pi * np.arange(4) / 4
+    assert counts(net1(np.c_[np.cos(angles), np.sin(angles)], np.zeros(4)), Box(-1, 1)) == {8}
+
+
+def test_no_hidden_layer_has_one_region():
+    net = ReLUNetwork((np.ones((2, 3)),), (np.zeros(2),))
+    assert counts(net, Box(-1, 1)) == {1}
+
+
+def test_bias_free_network_keeps_the_region_where_a_layer_is_off():
+    """Without biases, layer-2 neurons are constant (0) where all their inputs are off: that
+    region still counts. A dense grid sees a subset of the regions, including that one."""
+    base = ReLUNetwork.random([2, 3, 3], seed=1)
+    net = ReLUNetwork(base.weights, tuple(np.zeros_like(b) for b in base.biases))
+    got = counts(net, Box(-1, 1))
+    assert len(got) == 1
+    grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, 801)] * 2), -1).reshape(-1, 2)
+    off = net.activation_patterns(grid)
+    assert len({p.tobytes() for p in off}) <= got.pop()
+    assert not off[:, :3].any(axis=1).sum() == 0  # some points have layer 1 all off
+
+
+def test_subspace_equals_the_composed_network():
+    rng = np.random.default_rng(3)
+    net = ReLUNetwork.random([4, 6, 6], seed=3)
+    points = rng.uniform(-1, 1, (3, 4))
+    direct = counts(net, Subspace(points, Box(-2, 2)))
+    assert len(direct) == 1
+    # the same plane as a polytope in its own coordinates a: -2 <= p0 + P a <= 2
+    basis = (points[1:] - points[0]).T
+    plane = net.compose_input(points[0], basis)
+    polytope = Polytope(np.vstack([basis, -basis]), np.r_[2 - points[0], 2 + points[0]])
+    assert counts(plane, polytope) == direct
+
+
+def test_box_with_fixed_inputs_is_a_slice():
+    net = ReLUNetwork.random([3, 5, 5], seed=4)
+    sliced = counts(net, Box([-1, -1, 0.3], [1, 1, 0.3]))
+    fixed = net.compose_input(np.array([0, 0, 0.3]), np.eye(3)[:, :2])
+    assert sliced == counts(fixed, Box(-1, 1))
+    assert len(sliced) == 1
+
+
+def test_polytope_domain_matches_the_box():
+    net = ReLUNetwork.random([2, 6, 4], seed=5)
+    square = Polytope(np.vstack([np.eye(2), -np.eye(2)]), np.ones(4))
+    assert counts(net, square) == counts(net, Box(-1, 1))
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_margin_policy_on_a_thin_slab(engine):
+    """Two parallel hyperplanes 2 * half_width apart bound a slab: it is a region iff its
+    half-width (the best margin inside it) reaches epsilon. The epsilon is reported."""
+    for half_width, expected in ((1e-3, 3), (2e-6, 3), (5e-7, 2)):
+        net = net1([[1.0, 0.0], [-1.0, 0.0]], [-half_width, -half_width])
+        result = count_regions(net, Box(-1, 1), engine=engine, epsilon=1e-6)
+        assert result.count == expected, half_width
+        assert result.epsilon == 1e-6
+
+
+def test_margin_is_scale_free():
+    """Scaling a neuron's weights does not change what counts (rows are balanced first)."""
+    net = net1([[1.0, 0.0], [-1.0, 0.0]], [-2e-6, -2e-6])
+    scaled = net1([[1e-3, 0.0], [-1e3, 0.0]], [-2e-9, -2e-3])
+    assert counts(net, Box(-1, 1)) == counts(scaled, Box(-1, 1)) == {3}
