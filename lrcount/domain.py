@@ -60,6 +60,7 @@ class Box(Domain):
     ``lower == upper`` are fixed: the regions are counted in the slice of the free ones."""
 
     def __init__(self, lower, upper):
+        self.scalar = np.ndim(lower) == 0 and np.ndim(upper) == 0
         try:
             lower, upper = np.broadcast_arrays(
                 np.atleast_1d(np.asarray(lower, dtype=np.float64)), np.atleast_1d(np.asarray(upper, dtype=np.float64))
@@ -80,7 +81,7 @@ class Box(Domain):
 
     def bounds(self, input_dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) broadcast to ``input_dim`` inputs."""
-        if self.lower.size not in (1, input_dim):
+        if not self.scalar:
             _check_dim("the box", self.lower.size, input_dim)
         return np.broadcast_to(self.lower, input_dim).copy(), np.broadcast_to(self.upper, input_dim).copy()
 

@@ -1,0 +1,118 @@
+"""The command line: results on stdout, one-line errors with a non-zero exit."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lrcount import ReLUNetwork
+from lrcount.cli import main
+from lrcount.examples import example_network
+from lrcount.io import save_npz
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "net.npz"
+    save_npz(example_network(), path)
+    return path
+
+
+def run_cli(*args):
+    """Run the real console entry point in a subprocess (true exit codes and streams)."""
+    return subprocess.run([sys.executable, "-m", "lrcount", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_count_json_is_parseable_and_complete(model):
+    out = run_cli("count", model, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["complete"] is True and data["count"] > 1
+    assert {"count", "complete", "engine", "seconds", "widths", "epsilon"} <= set(data)
+
+
+def test_engines_agree_from_the_cli(model, capsys):
+    counts = []
+    for engine in ("milp", "scip-count", "lp"):
+        assert main(["count", str(model), "--engine", engine, "--json"]) == 0
+        counts.append(json.loads(capsys.readouterr().out)["count"])
+    assert len(set(counts)) == 1
+
+
+def test_regions_file(model, tmp_path, capsys):
+    assert main(["count", str(model), "--engine", "milp", "--regions", str(tmp_path / "r.npz"), "--box", "-0.5", "0.5"]) == 0
+    saved = np.load(tmp_path / "r.npz")
+    assert saved["patterns"].shape == (int(saved["count"]), 16)
+    assert np.all(np.abs(saved["points"]) <= 0.5 + 1e-9)
+
+
+def test_time_limit_reports_a_lower_bound(tmp_path, capsys):
+    path = tmp_path / "big.npz"
+    save_npz(ReLUNetwork.random([4, 30, 30, 30], seed=0), path)
+    assert main(["count", str(path), "--box", "-5", "5", "--engine", "milp", "--time-limit", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert data["complete"] is False and data["status"] == "timelimit"
+    assert "lower bound" in captured.err
+
+
+def test_example_command():
+    out = run_cli("example")
+    assert out.returncode == 0
+    counts = {int(line.split()[1]) for line in out.stdout.splitlines() if line.strip().startswith(("milp", "scip", "lp"))}
+    assert len(counts) == 1
+
+
+def write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def bad_inputs(tmp_path):
+    """(arguments, expected fragment of the one-line error)."""
+    ok = {"W0": np.ones((2, 2)), "b0": np.zeros(2), "W1": np.ones((1, 2)), "b1": np.zeros(1)}
+    nan = dict(ok, W0=np.array([[np.nan, 1], [1, 1]]))
+    inf = dict(ok, b0=np.array([np.inf, 0]))
+    shape = dict(ok, W1=np.ones((1, 3)))
+    model = write_npz(tmp_path / "ok.npz", **ok)
+    (tmp_path / "bad.onnx").write_bytes(b"not an onnx file")
+    (tmp_path / "bad.vnnlib").write_text("nothing here")
+    (tmp_path / "garbage.npz").write_bytes(b"garbage")
+    return [
+        (["count", tmp_path / "missing.npz", "--box", 0, 1], "no such file"),
+        (["count", write_npz(tmp_path / "nan.npz", **nan), "--box", 0, 1], "NaN or infinity"),
+        (["count", write_npz(tmp_path / "inf.npz", **inf), "--box", 0, 1], "NaN or infinity"),
+        (["count", write_npz(tmp_path / "shape.npz", **shape), "--box", 0, 1], "expects 3 inputs"),
+        (["count", model, "--box", 1, 0], "empty box"),
+        (["count", model], "stores no box"),
+        (["count", tmp_path / "bad.onnx", "--box", 0, 1], "cannot read"),
+        (["count", model, "--box-file", tmp_path / "bad.vnnlib"], "declares no inputs"),
+        (["count", model, "--box-file", tmp_path / "missing.vnnlib"], "cannot read"),
+        (["count", tmp_path / "garbage.npz", "--box", 0, 1], "cannot read"),
+        (["count", model, "--box", 0, 1, "--time-limit", "-1"], "time limit must be positive"),
+    ]
+
+
+def test_bad_input_gets_one_line_and_non_zero_exit(tmp_path, capsys):
+    for args, fragment in bad_inputs(tmp_path):
+        assert main([str(a) for a in args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and fragment in err, (args, err)
+
+
+def test_wrong_box_dimension_from_a_vnnlib_file(tmp_path, capsys):
+    (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1))\n(assert (>= X_0 0))\n")
+    save_npz(example_network(), tmp_path / "n.npz")
+    assert main(["count", str(tmp_path / "n.npz"), "--box-file", str(tmp_path / "p.vnnlib")]) == 2
+    assert "dimension 1 but the network has 2 inputs" in capsys.readouterr().err
+
+
+def test_unsupported_layer_from_the_cli_has_no_traceback(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)).state_dict(), tmp_path / "conv.pt")
+    out = run_cli("count", tmp_path / "conv.pt", "--box", 0, 1)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "only Linear" in out.stderr
+    assert out.stdout == ""
