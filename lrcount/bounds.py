@@ -1,0 +1,267 @@
+"""Analytical bounds on the number of linear regions (theory.md sections 3-4).
+
+Every function takes ``widths = [n_0, n_1, ..., n_L]``: the input dimension and the hidden ReLU
+widths (the affine output layer never splits and is not listed). Bounds are exact Python
+integers; expectations over random pruning are exact ``Fraction`` objects.
+
+The recursion shared by the Serra, rank-refined, sparsity-aware and per-network bounds is, for
+layer l with ``u`` splitting neurons, ``a`` neurons that are always active and rank ``k``::
+
+    R(l, d) = sum_{j=0}^{min(u, d')} C(u, j) R(l + 1, min(a + u - j, d')),   d' = min(d, k)
+
+with ``R(L + 1, .) = 1`` and the bound ``R(1, n_0)`` (Serra et al. 2018, Theorem 1 for
+``u = n_l, a = 0, k = n_l``; the rank refinement for ``k = rank(W^l)``). Cai et al. 2023
+(Theorem 1) average over a distribution of k for each layer, which is what :class:`Layer`
+holds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import LRCountError
+
+Number = int | Fraction | Decimal
+
+
+# -- input checks ------------------------------------------------------------------------------
+def check_widths(widths) -> list[int]:
+    """``widths`` as a list of positive ints with at least one hidden layer, or a clear error."""
+    try:
+        widths = [int(w) for w in widths]
+    except (TypeError, ValueError):
+        raise LRCountError(f"widths must be whole numbers, got {widths!r}") from None
+    if len(widths) < 2:
+        raise LRCountError("widths need the input dimension and at least one hidden layer, e.g. 784,100,100")
+    bad = [w for w in widths if w <= 0]
+    if bad:
+        raise LRCountError(f"every width must be positive, got {bad[0]} in {widths}")
+    return widths
+
+
+def check_densities(widths: list[int], densities) -> list[float]:
+    """One density in (0, 1] per hidden layer."""
+    densities = [float(p) for p in densities]
+    if len(densities) != len(widths) - 1:
+        raise LRCountError(
+            f"give one density per hidden layer: {len(widths) - 1} for widths {widths}, got {len(densities)}"
+        )
+    bad = [p for p in densities if not 0.0 < p <= 1.0]
+    if bad:
+        raise LRCountError(f"densities must lie in (0, 1], got {bad[0]}")
+    return densities
+
+
+# -- the shared recursion ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layer:
+    """One hidden layer for the recursion: ``splitting`` neurons whose hyperplanes can cut,
+    ``always_active`` neurons that never switch off, and the distribution of the layer's rank
+    as ``((probability, rank), ...)`` (a single ``(1, k)`` for a fixed rank)."""
+
+    splitting: int
+    always_active: int = 0
+    ranks: tuple[tuple[Number, int], ...] = ()
+
+
+def layered_bound(n0: int, layers: list[Layer]) -> Number:
+    """``R(1, n_0)`` of the recursion in the module docstring, exactly."""
+
+    @lru_cache(maxsize=None)
+    def regions(l: int, d: int) -> Number:
+        if l == len(layers):
+            return 1
+        layer = layers[l]
+        total: Number = 0
+        for probability, rank in layer.ranks:
+            dim = min(d, rank)
+            total += probability * sum(
+                math.comb(layer.splitting, j) * regions(l + 1, min(layer.always_active + layer.splitting - j, dim))
+                for j in range(min(layer.splitting, dim) + 1)
+            )
+        return total
+
+    return regions(0, n0)
+
+
+def _dense_layers(widths: list[int], ranks: list[int] | None = None) -> list[Layer]:
+    ranks = ranks or widths[1:]
+    return [Layer(n, 0, ((1, int(k)),)) for n, k in zip(widths[1:], ranks)]
+
+
+# -- dense bounds --------------------------------------------------------------------------------
+def montufar2014_lower(widths) -> int:
+    """Montufar, Pascanu, Cho & Bengio 2014 (NeurIPS), lower bound on the maximum, for n_l >= n_0:
+    ``prod_{l<L} floor(n_l / n_0)^{n_0} * sum_{j=0}^{n_0} C(n_L, j)``."""
+    widths = check_widths(widths)
+    n0, hidden = widths[0], widths[1:]
+    if min(hidden) < n0:
+        raise LRCountError("the Montufar 2014 lower bound needs every hidden width >= the input dimension")
+    return math.prod((n // n0) ** n0 for n in hidden[:-1]) * sum(math.comb(hidden[-1], j) for j in range(n0 + 1))
+
+
+def montufar2017(widths) -> int:
+    """Montufar 2017 upper bound: ``prod_l sum_{j=0}^{d_l} C(n_l, j)``, ``d_l = min(n_0, ..., n_l)``."""
+    widths = check_widths(widths)
+    return math.prod(
+        sum(math.comb(n, j) for j in range(min(widths[: l + 2]) + 1)) for l, n in enumerate(widths[1:])
+    )
+
+
+def serra2018(widths, ranks: list[int] | None = None) -> int:
+    """Serra, Tjandraatmadja & Ramalingam 2018 (ICML), Theorem 1: the sum over
+    ``J = {0 <= j_l <= min(n_0, n_1 - j_1, ..., n_{l-1} - j_{l-1}, n_l)}`` of
+    ``prod_l C(n_l, j_l)``. With ``ranks``, the rank-refined form: the dimension that reaches
+    layer l is also capped by rank(W^l)."""
+    widths = check_widths(widths)
+    if ranks is not None and len(ranks) != len(widths) - 1:
+        raise LRCountError(f"give one rank per hidden layer ({len(widths) - 1}), got {len(ranks)}")
+    return layered_bound(widths[0], _dense_layers(widths, ranks))
+
+
+def serra2018_lower(widths) -> int:
+    """Serra et al. 2018 lower bound on the maximum, for n_l >= 3 n_0:
+    ``prod_{l<L} (floor(n_l / n_0) + 1)^{n_0} * sum_{j=0}^{n_0} C(n_L, j)``."""
+    widths = check_widths(widths)
+    n0, hidden = widths[0], widths[1:]
+    if min(hidden) < 3 * n0:
+        raise LRCountError("the Serra 2018 lower bound needs every hidden width >= 3 times the input dimension")
+    return math.prod((n // n0 + 1) ** n0 for n in hidden[:-1]) * sum(math.comb(hidden[-1], j) for j in range(n0 + 1))
+
+
+def serra2018_one_input(widths) -> int:
+    """For n_0 = 1: ``prod_l (n_l + 1)``. An upper bound for every network (on each piece of
+    the line, each neuron is affine and cuts it at most once) and the exact maximum when every
+    n_l >= 3 (Serra et al. 2018, Theorem 5; :func:`lrcount.examples.sawtooth_network`)."""
+    widths = check_widths(widths)
+    if widths[0] != 1:
+        raise LRCountError("the one-input maximum needs input dimension 1")
+    return math.prod(n + 1 for n in widths[1:])
+
+
+def hinz(widths, choice: str = "serra") -> int:
+    """The histogram framework of Hinz & van de Geer 2019: propagate a histogram ``h[d]`` of
+    regions by the dimension d of their image. A layer of n neurons maps a region of dimension
+    d to pieces of dimension ``gamma``; the valid choices implemented are
+
+    - ``"serra"``: C(n, j) pieces of dimension min(n - j, d) for j <= min(n, d) (Serra 2018);
+    - ``"montufar"``: sum_{j <= min(n, d)} C(n, j) pieces of dimension min(n, d) (Montufar 2017).
+
+    Tighter choices of Hinz 2021 are not included: their validity is not established here.
+    """
+    widths = check_widths(widths)
+    if choice not in ("serra", "montufar"):
+        raise LRCountError(f"unknown histogram choice {choice!r}; use serra or montufar")
+    histogram = {widths[0]: 1}
+    for n in widths[1:]:
+        nxt: dict[int, int] = {}
+        for d, regions in histogram.items():
+            for j in range(min(n, d) + 1):
+                dim = min(n - j, d) if choice == "serra" else min(n, d)
+                nxt[dim] = nxt.get(dim, 0) + math.comb(n, j) * regions
+        histogram = nxt
+    return sum(histogram.values())
+
+
+# -- sparsity: Cai et al. 2023 -------------------------------------------------------------------
+#: Decimal digits carried by the binomial expectation; its relative error is below 10^(2-PRECISION).
+PRECISION = 60
+
+
+def rank_distribution_binomial(rows: int, cols: int, density: float) -> tuple[tuple[Decimal, int], ...]:
+    """P(rank = k) approximated by the number of non-zero rows of the shorter side:
+    ``Binomial(m, 1 - (1 - p)^n)`` for the m x n orientation with m <= n (theory.md section 4).
+
+    Rank never exceeds that number, so this distribution dominates the true one and the bound
+    computed from it is at least the one from the true distribution (the recursion grows with
+    rank). Computed in ``PRECISION``-digit decimals: exact rationals would have denominators
+    of 10^(2 m n) digits.
+    """
+    m, n = min(rows, cols), max(rows, cols)
+    with localcontext(Context(prec=PRECISION)):
+        p = Decimal(str(density))
+        q = 1 - (1 - p) ** n  # a row of length n has a non-zero entry
+        return tuple((math.comb(m, k) * q**k * (1 - q) ** (m - k), k) for k in range(m + 1))
+
+
+@dataclass(frozen=True)
+class RankSample:
+    """A Monte Carlo rank distribution: ``probabilities`` as ((Fraction, rank), ...)."""
+
+    probabilities: tuple[tuple[Fraction, int], ...]
+    samples: int
+    seconds: float
+
+
+def rank_distribution_mc(
+    rows: int,
+    cols: int,
+    density: float,
+    *,
+    seed: int = 0,
+    per_rank: int = 50,
+    batch: int = 50,
+    max_samples: int = 20_000,
+) -> RankSample:
+    """P(rank = k) of a rows x cols Gaussian matrix whose entries are kept with probability
+    ``density``, by Monte Carlo with the stopping rule of Cai et al. 2023: draw ``per_rank``
+    matrices, then keep drawing until every rank seen has been seen ``per_rank`` times (at most
+    ``max_samples`` matrices). Ranks of a batch are computed at once (batched SVD, numpy's
+    default tolerance)."""
+    import time
+
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    counts: dict[int, int] = {}
+    total = 0
+    while total < max_samples:
+        size = min(batch, max_samples - total)
+        mats = rng.standard_normal((size, rows, cols)) * (rng.random((size, rows, cols)) < density)
+        for k, c in zip(*np.unique(np.linalg.matrix_rank(mats), return_counts=True)):
+            counts[int(k)] = counts.get(int(k), 0) + int(c)
+        total += size
+        if total >= per_rank and min(counts.values()) >= per_rank:
+            break
+    probabilities = tuple((Fraction(c, total), k) for k, c in sorted(counts.items()))
+    return RankSample(probabilities, total, time.perf_counter() - start)
+
+
+def cai2023(widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0) -> Number:
+    """Cai et al. 2023 (CPAIOR), Theorem 1: the expected bound under random pruning with
+    layer densities p_l (theory.md section 4), with P(k | n_l, n_{l-1}, p_l) from the binomial
+    non-zero-row approximation (``"binomial"``) or Monte Carlo (``"mc"``, seeded). At
+    density 1 the rank is full and the bound equals :func:`serra2018`."""
+    widths = check_widths(widths)
+    densities = check_densities(widths, densities)
+    layers = []
+    for l, p in enumerate(densities):
+        rows, cols = widths[l + 1], widths[l]
+        if p == 1.0:
+            ranks = ((1, min(rows, cols)),)
+        elif rank_probabilities == "mc":
+            ranks = rank_distribution_mc(rows, cols, p, seed=seed + l).probabilities
+        elif rank_probabilities == "binomial":
+            ranks = rank_distribution_binomial(rows, cols, p)
+        else:
+            raise LRCountError(f"unknown rank probabilities {rank_probabilities!r}; use binomial or mc")
+        layers.append(Layer(rows, 0, ranks))
+    with localcontext(Context(prec=PRECISION)):
+        return layered_bound(widths[0], layers)
+
+
+def log10(value: Number) -> float:
+    """log10 of a positive int, Fraction or Decimal of any size (0 gives -inf)."""
+    if value <= 0:
+        return float("-inf")
+    if isinstance(value, Decimal):
+        return float(value.log10())
+    if isinstance(value, Fraction):
+        return log10(value.numerator) - log10(value.denominator)
+    digits = len(str(value))
+    return digits - 1 + math.log10(value / 10 ** (digits - 1)) if digits > 300 else math.log10(value)
