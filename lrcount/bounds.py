@@ -186,17 +186,20 @@ def rank_distribution_binomial(rows: int, cols: int, density: float) -> tuple[tu
     m, n = min(rows, cols), max(rows, cols)
     with localcontext(Context(prec=PRECISION)):
         p = Decimal(str(density))
-        q = 1 - (1 - p) ** n  # a row of length n has a non-zero entry
-        return tuple((math.comb(m, k) * q**k * (1 - q) ** (m - k), k) for k in range(m + 1))
+        empty = (1 - p) ** n  # a row of length n is all zero
+        power = lambda x, e: x**e if e else Decimal(1)  # noqa: E731 - Decimal refuses 0 ** 0
+        return tuple((math.comb(m, k) * power(1 - empty, k) * power(empty, m - k), k) for k in range(m + 1))
 
 
 @dataclass(frozen=True)
 class RankSample:
-    """A Monte Carlo rank distribution: ``probabilities`` as ((Fraction, rank), ...)."""
+    """A Monte Carlo rank distribution: ``probabilities`` as ((Fraction, rank), ...);
+    ``capped`` is True when ``max_samples`` ran out before every rank was seen often enough."""
 
     probabilities: tuple[tuple[Fraction, int], ...]
     samples: int
     seconds: float
+    capped: bool
 
 
 def rank_distribution_mc(
@@ -229,7 +232,8 @@ def rank_distribution_mc(
         if total >= per_rank and min(counts.values()) >= per_rank:
             break
     probabilities = tuple((Fraction(c, total), k) for k, c in sorted(counts.items()))
-    return RankSample(probabilities, total, time.perf_counter() - start)
+    capped = min(counts.values()) < per_rank
+    return RankSample(probabilities, total, time.perf_counter() - start, capped)
 
 
 def cai2023(widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0) -> Number:
@@ -410,3 +414,94 @@ def optimize_densities(widths, total_density: float, *, method: str = "auto") ->
     return DensityPlan(
         total_density, uniform, cai2023(widths, uniform), optimized, cai2023(widths, optimized), method
     )
+
+
+# -- all bounds at once ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BoundValue:
+    """One bound: ``kind`` is ``"upper"``, ``"lower"`` (on the maximum over weights) or
+    ``"expected-upper"`` (an expectation under random pruning)."""
+
+    method: str
+    kind: str
+    value: Number
+
+    @property
+    def log10(self) -> float:
+        return log10(self.value)
+
+    def decimal(self) -> str:
+        """The value as a decimal string: exact for integers, ``PRECISION`` digits otherwise."""
+        if isinstance(self.value, int):
+            return str(self.value)
+        with localcontext(Context(prec=PRECISION)):
+            value = self.value if isinstance(self.value, Decimal) else Decimal(self.value.numerator) / self.value.denominator
+            return format(value.normalize(), "f")
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "kind": self.kind, "value": self.decimal(), "log10": self.log10}
+
+
+METHODS = ("montufar2014", "montufar2017", "serra2018", "serra2018-rank", "serra2018-lower", "serra2018-1d",
+           "hinz", "cai2023", "network")
+
+
+def compute_bounds(
+    widths,
+    *,
+    method: str = "all",
+    densities=None,
+    ranks: list[int] | None = None,
+    network=None,
+    domain=None,
+    rank_probabilities: str = "binomial",
+    seed: int = 0,
+) -> list[BoundValue]:
+    """Every bound named by ``method`` (or all that apply) for ``widths``. ``densities`` enable
+    ``cai2023``; ``ranks`` (or a ``network``) enable ``serra2018-rank``; a ``network`` (with an
+    optional ``domain``) enables ``network``. With ``method="all"`` bounds whose conditions do
+    not hold are left out; a single named method that does not apply raises an error."""
+    widths = check_widths(widths)
+    if method != "all" and method not in METHODS:
+        raise LRCountError(f"unknown bound method {method!r}; choose from all, {', '.join(METHODS)}")
+    if network is not None and ranks is None:
+        ranks = [int(np.linalg.matrix_rank(w)) for w, _ in network.hidden_layers]
+    makers = {
+        "montufar2014": ("lower", lambda: montufar2014_lower(widths)),
+        "montufar2017": ("upper", lambda: montufar2017(widths)),
+        "serra2018": ("upper", lambda: serra2018(widths)),
+        "serra2018-rank": ("upper", lambda: serra2018(widths, _need(ranks, "ranks (--ranks or a MODEL)"))),
+        "serra2018-lower": ("lower", lambda: serra2018_lower(widths)),
+        "serra2018-1d": ("upper", lambda: serra2018_one_input(widths)),
+        "hinz": ("upper", lambda: hinz(widths)),
+        "cai2023": ("expected-upper", lambda: cai2023(
+            widths, _need(densities, "densities (--density)"), rank_probabilities=rank_probabilities, seed=seed)),
+        "network": ("upper", lambda: network_bound(_need(network, "a MODEL"), domain)),
+    }
+    out = []
+    for name in METHODS if method == "all" else (method,):
+        kind, make = makers[name]
+        try:
+            out.append(BoundValue(name, kind, make()))
+        except _NotGiven:
+            if method != "all":
+                raise LRCountError(f"bound {name} needs {name_needs(name)}") from None
+        except LRCountError:
+            if method != "all":
+                raise
+    return out
+
+
+class _NotGiven(Exception):
+    pass
+
+
+def _need(value, what: str):
+    if value is None:
+        raise _NotGiven(what)
+    return value
+
+
+def name_needs(name: str) -> str:
+    return {"serra2018-rank": "ranks (--ranks or a MODEL)", "cai2023": "densities (--density)",
+            "network": "a MODEL"}.get(name, "nothing more")

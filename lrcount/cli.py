@@ -92,6 +92,79 @@ def cmd_example(args) -> str:
     return "\n".join(lines)
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise LRCountError(f"expected whole numbers separated by commas, got {text!r}") from None
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise LRCountError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _format_value(value: str) -> str:
+    digits = value.split(".")[0]
+    return value if len(digits) <= 24 else f"{digits[0]}.{digits[1:6]}e+{len(digits) - 1}"
+
+
+def _bound_table(widths, bounds) -> list[str]:
+    lines = [f"widths {widths}", f"  {'method':<16}{'kind':<16}{'value':>28}  {'log10':>8}"]
+    lines += [f"  {b.method:<16}{b.kind:<16}{_format_value(b.decimal()):>28}  {b.log10:>8.3f}" for b in bounds]
+    return lines
+
+
+def cmd_bound(args) -> dict | str:
+    from . import bounds
+
+    network = domain = None
+    if args.model:
+        from .io import load
+
+        network = load(args.model)
+        domain = _domain_from_args(args) or network.default_domain()
+        widths = network.widths
+        if args.widths:
+            raise LRCountError("give either a MODEL or --widths, not both")
+    elif args.widths:
+        widths = bounds.check_widths(_int_list(args.widths))
+    else:
+        raise LRCountError("give --widths N0,N1,... or a MODEL")
+    densities = _float_list(args.density) if args.density else (
+        network.densities() if network is not None and min(network.densities()) < 1 else None)
+    if densities is not None:
+        bounds.check_densities(widths, densities)
+    if args.optimize or args.total_density is not None:
+        if args.total_density is None or not args.optimize:
+            raise LRCountError("--optimize and --total-density go together")
+        plan = bounds.optimize_densities(widths, args.total_density)
+        result = {
+            "widths": widths, "total_density": plan.total_density, "method": plan.method,
+            "uniform": {"densities": plan.uniform, **bounds.BoundValue("cai2023", "expected-upper", plan.uniform_bound).to_dict()},
+            "optimized": {"densities": plan.optimized, **bounds.BoundValue("cai2023", "expected-upper", plan.optimized_bound).to_dict()},
+        }
+        if args.json:
+            return json.dumps(result)
+        return "\n".join([
+            f"widths {widths}, total density {plan.total_density:g} ({plan.method})",
+            f"  uniform    densities {', '.join(f'{p:.4g}' for p in plan.uniform)}: bound 10^{result['uniform']['log10']:.4f}",
+            f"  optimized  densities {', '.join(f'{p:.4g}' for p in plan.optimized)}: bound 10^{result['optimized']['log10']:.4f}",
+        ])
+    values = bounds.compute_bounds(
+        widths, method=args.method, densities=densities, ranks=_int_list(args.ranks) if args.ranks else None,
+        network=network, domain=domain, rank_probabilities=args.rank_probabilities, seed=args.seed,
+    )
+    if args.json:
+        out = {"widths": widths, "bounds": [b.to_dict() for b in values]}
+        if densities is not None:
+            out["densities"] = densities
+        return json.dumps(out)
+    return "\n".join(_bound_table(widths, values))
+
+
 def _show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
@@ -119,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--json", action="store_true")
     example.set_defaults(run=cmd_example)
 
+    bound = sub.add_parser("bound", help="analytical bounds for an architecture or a model")
+    bound.add_argument("model", nargs="?", help="a model file: adds the bound of this network on its domain")
+    bound.add_argument("--widths", help="input dimension and hidden widths, e.g. 784,100,100")
+    bound.add_argument("--density", help="per-layer densities for the sparsity-aware bound, e.g. 0.01,0.01")
+    bound.add_argument("--ranks", help="per-layer ranks for serra2018-rank")
+    bound.add_argument("--method", default="all", help="one bound method or all (default)")
+    bound.add_argument("--rank-probabilities", default="binomial", choices=("binomial", "mc"),
+                       help="P(rank) for cai2023: binomial approximation or Monte Carlo")
+    bound.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo rank distribution")
+    bound.add_argument("--total-density", type=float, help="with --optimize: the overall density to spread")
+    bound.add_argument("--optimize", action="store_true", help="compare uniform and bound-optimised densities")
+    where = bound.add_mutually_exclusive_group()
+    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"))
+    where.add_argument("--box-file", metavar="F")
+    bound.add_argument("--json", action="store_true")
+    bound.set_defaults(run=cmd_bound)
     return parser
 
 
