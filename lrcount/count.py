@@ -114,7 +114,7 @@ def count_regions(
         raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
     bar = tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress, leave=False)
-    with bar, c_stdout_redirected(2):  # SoPlex warns on fd 1; keep stdout for results
+    with bar, c_stdout_redirected():  # SoPlex writes notes to fd 1; keep stdout for results
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
