@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .domain import Box, Chart, Domain
+from .domain import Chart, Domain
 from .errors import LRCountError
 from .network import ReLUNetwork
 from .preact import ACTIVE, INACTIVE, UNSTABLE, PreactivationBounds, preactivation_bounds
@@ -98,5 +98,3 @@ def resolve_domain(domain: Domain | None, default: Domain | None) -> Domain:
         return default
     raise LRCountError("a domain is needed: pass a Box or Polytope (CLI: --box LO HI or --box-file F)")
 
-
-__all__ = ["CountingProblem", "EPSILON", "FEASTOL", "Box", "resolve_domain"]

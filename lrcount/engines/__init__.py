@@ -15,8 +15,6 @@ from typing import Callable
 
 import numpy as np
 
-from ..problem import CountingProblem
-
 
 @dataclass
 class EngineRun:
@@ -44,4 +42,4 @@ def get_engine(name: str) -> Engine:
 
 ENGINE_NAMES = ("milp", "scip-count", "lp")
 
-__all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES", "CountingProblem"]
+__all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES"]
