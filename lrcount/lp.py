@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,6 +23,7 @@ def c_stdout_redirected(target_fd: int | None = None):
     Solvers print banners and warnings straight to fd 1, past Python's ``sys.stdout``.
     """
     sys.stdout.flush()
+    _libc.fflush(None)
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY) if target_fd is None else None
     try:
@@ -27,10 +31,40 @@ def c_stdout_redirected(target_fd: int | None = None):
         yield
     finally:
         sys.stdout.flush()
+        _libc.fflush(None)  # C stdio buffers what solvers print: flush before fd 1 moves back
         os.dup2(saved, 1)
         os.close(saved)
         if devnull is not None:
             os.close(devnull)
+
+
+_libc = ctypes.CDLL(None)
+
+
+class StopFlag:
+    """Set by Ctrl-C while :func:`catch_interrupt` is active."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+
+@contextmanager
+def catch_interrupt():
+    """Turn Ctrl-C (SIGINT) into a flag that a long loop polls. HiGHS swallows the
+    KeyboardInterrupt raised during its solves, so a loop of LPs would never see it."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag.stopped = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def new_highs() -> highspy.Highs:

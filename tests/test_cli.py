@@ -116,3 +116,21 @@ def test_unsupported_layer_from_the_cli_has_no_traceback(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "only Linear" in out.stderr
     assert out.stdout == ""
+
+
+@pytest.mark.parametrize("engine", ["milp", "lp"])
+def test_ctrl_c_returns_the_regions_found_so_far(engine, tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "big.npz"
+    save_npz(ReLUNetwork.random([4, 30, 30, 30], seed=0), path)
+    proc = subprocess.Popen([sys.executable, "-m", "lrcount", "count", str(path), "--box", "-5", "5",
+                             "--engine", engine, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["complete"] is False and data["status"] == "userinterrupt" and data["count"] > 0
+    assert "lower bound" in err

@@ -21,7 +21,7 @@ from typing import Callable
 import highspy
 import numpy as np
 
-from ..lp import new_highs
+from ..lp import catch_interrupt, new_highs
 from ..preact import ACTIVE, UNSTABLE
 from ..problem import FEASTOL, CountingProblem
 from . import EngineRun
@@ -31,12 +31,16 @@ _CONSTANT_GRADIENT = 1e-12
 
 
 class _Stop(Exception):
-    """Raised inside the search when the time limit passes."""
+    """Raised inside the search when the time limit passes or Ctrl-C is pressed."""
+
+    def __init__(self, status: str):
+        self.status = status
 
 
 class _Splitter:
-    def __init__(self, problem: CountingProblem, time_limit, on_region, collect):
+    def __init__(self, problem: CountingProblem, time_limit, on_region, collect, interrupt):
         self.problem = problem
+        self.interrupt = interrupt
         self.eps = problem.epsilon
         self.deadline = None if time_limit is None else time.monotonic() + time_limit
         self.on_region = on_region
@@ -81,16 +85,16 @@ class _Splitter:
         return x[self.k], x[: self.k]
 
     # -- the search --------------------------------------------------------------------------
-    def search(self) -> bool:
-        """Run the search; False if it stopped at the time limit."""
+    def search(self) -> str:
+        """Run the search; the status: 'complete', 'timelimit' or 'userinterrupt'."""
         margin, point = self._max_margin()
         if margin < self.eps - FEASTOL:
-            return True
+            return "complete"
         try:
             self._layer(0, np.eye(self.k), np.zeros(self.k), [], point, margin)
-        except _Stop:
-            return False
-        return True
+        except _Stop as stop:
+            return stop.status
+        return "complete"
 
     def _layer(self, l, M, m, pattern, point, margin) -> None:
         """Enter layer l on a region where h^{l-1} = M t + m."""
@@ -101,8 +105,10 @@ class _Splitter:
         self._neuron(l, 0, w @ M, w @ m + b, pattern, point, margin)
 
     def _neuron(self, l, i, G, gamma, pattern, point, margin) -> None:
+        if self.interrupt.stopped:
+            raise _Stop("userinterrupt")
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop
+            raise _Stop("timelimit")
         if i == len(gamma):
             signs = np.array(pattern[len(pattern) - len(gamma):], dtype=float)
             self._layer(l + 1, signs[:, None] * G, signs * gamma, pattern, point, margin)
@@ -142,15 +148,12 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes with LPs."""
-    splitter = _Splitter(problem, time_limit, on_region, collect)
-    try:
-        complete = splitter.search()
-        status = "complete" if complete else "timelimit"
-    except KeyboardInterrupt:
-        complete, status = False, "userinterrupt"
+    with catch_interrupt() as interrupt:
+        splitter = _Splitter(problem, time_limit, on_region, collect, interrupt)
+        status = splitter.search()
     return EngineRun(
         count=splitter.count,
-        complete=complete,
+        complete=status == "complete",
         status=status,
         patterns=splitter.patterns if collect else None,
         points=splitter.points if collect else None,
