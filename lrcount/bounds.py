@@ -236,7 +236,9 @@ def rank_distribution_mc(
     return RankSample(probabilities, total, time.perf_counter() - start, capped)
 
 
-def cai2023(widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0) -> Number:
+def cai2023(
+    widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0, max_samples: int = 20_000
+) -> Number:
     """Cai et al. 2023 (CPAIOR), Theorem 1: the expected bound under random pruning with
     layer densities p_l (theory.md section 4), with P(k | n_l, n_{l-1}, p_l) from the binomial
     non-zero-row approximation (``"binomial"``) or Monte Carlo (``"mc"``, seeded). At
@@ -249,7 +251,7 @@ def cai2023(widths, densities, *, rank_probabilities: str = "binomial", seed: in
         if p == 1.0:
             ranks = ((1, min(rows, cols)),)
         elif rank_probabilities == "mc":
-            ranks = rank_distribution_mc(rows, cols, p, seed=seed + l).probabilities
+            ranks = rank_distribution_mc(rows, cols, p, seed=seed + l, max_samples=max_samples).probabilities
         elif rank_probabilities == "binomial":
             ranks = rank_distribution_binomial(rows, cols, p)
         else:

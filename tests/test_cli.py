@@ -134,3 +134,18 @@ def test_ctrl_c_returns_the_regions_found_so_far(engine, tmp_path):
     data = json.loads(out)
     assert data["complete"] is False and data["status"] == "userinterrupt" and data["count"] > 0
     assert "lower bound" in err
+
+
+def test_sigmoid_onnx_and_point_box_from_the_cli(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "sigmoid.onnx"))
+    assert main(["count", str(tmp_path / "sigmoid.onnx"), "--box", "0", "1"]) == 2
+    assert "unsupported ONNX operator Sigmoid" in capsys.readouterr().err
+    save_npz(example_network(), tmp_path / "n.npz")
+    assert main(["count", str(tmp_path / "n.npz"), "--box", "0.5", "0.5"]) == 2
+    assert "single point" in capsys.readouterr().err
