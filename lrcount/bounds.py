@@ -485,9 +485,9 @@ def compute_bounds(
         kind, make = makers[name]
         try:
             out.append(BoundValue(name, kind, make()))
-        except _NotGiven:
+        except _NotGiven as missing:
             if method != "all":
-                raise LRCountError(f"bound {name} needs {name_needs(name)}") from None
+                raise LRCountError(f"bound {name} needs {missing}") from None
         except LRCountError:
             if method != "all":
                 raise
@@ -495,15 +495,10 @@ def compute_bounds(
 
 
 class _NotGiven(Exception):
-    pass
+    """A bound's input was not given; the message says which."""
 
 
 def _need(value, what: str):
     if value is None:
         raise _NotGiven(what)
     return value
-
-
-def name_needs(name: str) -> str:
-    return {"serra2018-rank": "ranks (--ranks or a MODEL)", "cai2023": "densities (--density)",
-            "network": "a MODEL"}.get(name, "nothing more")
