@@ -198,3 +198,22 @@ def test_bound_errors_are_one_line(args, fragment, capsys):
     assert main(["bound", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and fragment in err, err
+
+
+@pytest.mark.parametrize("widths", [[1, 3, 3], [1, 5, 3], [1, 3, 5, 3]])
+def test_bounds_are_tight_on_the_one_input_construction(widths):
+    from lrcount.examples import sawtooth_network
+
+    net = sawtooth_network(widths)
+    count = count_regions(net).count
+    assert count == B.serra2018_one_input(widths) == B.serra2018_lower(widths)
+    assert count <= B.network_bound(net, net.default_domain()) <= B.serra2018(widths)
+
+
+@pytest.mark.parametrize("n,d", [(5, 1), (7, 2), (6, 3)])
+def test_serra_is_tight_for_one_layer_in_general_position(n, d):
+    from test_closed_forms import general_position_layer
+
+    net, box = general_position_layer(n, d, seed=10 * n + d)
+    count = count_regions(net, box).count
+    assert count == B.serra2018([d, n]) == B.montufar2017([d, n]) == B.network_bound(net, box)

@@ -149,3 +149,15 @@ def test_sigmoid_onnx_and_point_box_from_the_cli(tmp_path, capsys):
     save_npz(example_network(), tmp_path / "n.npz")
     assert main(["count", str(tmp_path / "n.npz"), "--box", "0.5", "0.5"]) == 2
     assert "single point" in capsys.readouterr().err
+
+
+def test_progress_line_on_long_runs(capsys):
+    from lrcount import Box, count_regions
+
+    net = ReLUNetwork.random([3, 12, 12, 12], seed=3)
+    result = count_regions(net, Box(-4, 4), engine="lp", progress=True, time_limit=4)
+    err = capsys.readouterr().err
+    assert result.seconds > 1.5  # the line appears only for runs over a second
+    assert "regions" in err and "counting (lp)" in err
+    quiet = count_regions(net, Box(-4, 4), engine="lp", progress=False, time_limit=2)
+    assert quiet.count > 0 and capsys.readouterr().err == ""
