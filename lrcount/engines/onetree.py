@@ -1,7 +1,7 @@
 """The ``milp`` engine: one SCIP search tree that records each pattern and cuts it off.
 
-A constraint handler, checked and enforced after every other constraint, sees each feasible
-(pattern, point) pair, records the pattern and rejects the solution; during enforcement it adds
+A constraint handler, checked and enforced after every other constraint, rejects every
+solution; when it enforces a feasible (pattern, point) pair it records the pattern and adds
 the no-good ``sum_{s=1} (1 - z) + sum_{s=0} z >= 1`` to the same tree, so the search goes on
 without a restart (Danna et al. 2007; Serra et al. 2018). The search ends infeasible exactly
 when every pattern has been cut off.
@@ -30,24 +30,26 @@ class _PatternCollector(Conshdlr):
         self.points: dict[bytes, np.ndarray] = {}
         self.signs: dict[bytes, np.ndarray] = {}
 
-    def _record(self, solution) -> np.ndarray:
-        signs = read_signs(self.model, self.encoding.binaries, solution)
+    def _record(self) -> np.ndarray:
+        signs = read_signs(self.model, self.encoding.binaries)
         key = np.packbits(signs).tobytes()
         if key not in self.signs:
             self.signs[key] = signs
-            self.points[key] = np.array([self.model.getSolVal(solution, t) for t in self.encoding.inputs])
+            self.points[key] = np.array([self.model.getSolVal(None, t) for t in self.encoding.inputs])
             self.on_region()
         return signs
 
     def _enforce(self, solinfeasible: bool) -> dict:
         if solinfeasible:
             return {"result": SCIP_RESULT.FEASIBLE}
-        signs = self._record(None)
+        signs = self._record()
         self.model.addCons(no_good(self.encoding.binaries, signs), name=f"nogood{len(self.signs)}", removable=False)
         return {"result": SCIP_RESULT.CONSADDED}
 
     def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
-        self._record(solution)
+        # Reject without recording: a check may see a solution that another handler already
+        # rejected (completely=True). The pattern is not cut off, so the search meets it again
+        # as an LP solution and records it during enforcement, where solinfeasible is known.
         return {"result": SCIP_RESULT.INFEASIBLE}
 
     def consenfolp(self, constraints, nusefulconss, solinfeasible):
