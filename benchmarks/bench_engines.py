@@ -12,7 +12,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 
 from lrcount import Box, ReLUNetwork, count_regions, load
 from lrcount.io import read_vnnlib_box

@@ -3,7 +3,6 @@
 import itertools
 import json
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest

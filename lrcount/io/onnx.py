@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import LRCountError
 from ..network import ReLUNetwork
-from .torch import _layers_from_affine_and_relu
+from .chain import network_from_steps
 
 _NO_OPS = {"Flatten", "Reshape", "Identity", "Dropout", "Squeeze", "Unsqueeze"}
 
@@ -98,4 +98,4 @@ def load_onnx(path) -> ReLUNetwork:
         raise LRCountError(f"{path}: the graph output is not the end of the chain")
     dims = inputs[0].type.tensor_type.shape.dim
     input_dim = dims[-1].dim_value if dims and dims[-1].dim_value > 0 else None
-    return _layers_from_affine_and_relu(steps, Path(path).stem, input_dim)
+    return network_from_steps(steps, Path(path).stem, input_dim)
