@@ -89,7 +89,7 @@ def encode(problem: CountingProblem) -> Encoding:
             model.addCons(hi >= g)
             model.addCons(hi <= U * zi)
             model.addCons(hi <= g - L * (1 - zi))
-            slack = _constant_switch(model, l, i, b[i], zi, z_prev, w[i], problem.epsilon, cap) if constant[l][i] else 0
+            slack = _constant_switch(model, l, i, b[i], zi, z_prev, w[i]) if constant[l][i] else 0
             model.addCons(f <= g + (cap - L) * (1 - zi) + (cap + problem.epsilon) * slack)
             model.addCons(f <= -g + (cap + U) * zi + (cap + problem.epsilon) * slack)
             z.append(zi)
@@ -98,7 +98,7 @@ def encode(problem: CountingProblem) -> Encoding:
     return Encoding(model, t, binaries, f)
 
 
-def _constant_switch(model: Model, l: int, i: int, bias: float, zi, z_prev: list, w_row, epsilon, cap):
+def _constant_switch(model: Model, l: int, i: int, bias: float, zi, z_prev: list, w_row):
     """A binary ``c`` that is 1 exactly when every unstable input of neuron i is off; then the
     neuron is constant (= bias, |bias| < epsilon), takes the sign of its bias and is freed
     from the margin. ``c`` is a function of the pattern, so it adds no solutions."""

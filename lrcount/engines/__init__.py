@@ -34,12 +34,13 @@ Engine = Callable[..., EngineRun]
 
 def get_engine(name: str) -> Engine:
     """The engine function called ``name`` (see :data:`ENGINE_NAMES`)."""
-    from . import lpsplit, onetree, scipcount
+    from importlib import import_module
 
-    engines = {"milp": onetree.run, "scip-count": scipcount.run, "lp": lpsplit.run}
-    return engines[name]
+    return import_module(f".{ENGINE_MODULES[name]}", __name__).run
 
 
-ENGINE_NAMES = ("milp", "scip-count", "lp")
+#: Engine name -> module in this package (imported on first use: the modules import EngineRun).
+ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "lp": "lpsplit"}
+ENGINE_NAMES = tuple(ENGINE_MODULES)
 
 __all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES"]
