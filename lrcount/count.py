@@ -67,7 +67,7 @@ class CountResult:
 
 def pick_engine(problem: CountingProblem) -> str:
     """The engine ``auto`` runs: ``milp`` in low dimension, ``lp`` from dimension 5 on."""
-    return "lp" if problem.chart.dim >= AUTO_LP_MIN_DIM else "milp"
+    return "split"
 
 
 def count_regions(

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LRCountError
-from .lp import solve_lp
+from .lp import inscribed_ball, solve_lp
 
-#: A domain whose largest inscribed ball has a smaller radius than this is called empty.
-INTERIOR_TOL = 1e-9
+#: A domain whose largest inscribed ball is smaller than this, relative to its bounding box,
+#: is called empty (it has no interior in floating point).
+INTERIOR_RTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,30 @@ class Chart:
     def to_input(self, t: np.ndarray) -> np.ndarray:
         """Map chart coordinates (shape (m, k) or (k,)) to network inputs."""
         return np.asarray(t) @ self.basis.T + self.origin
+
+    def inscribed_ball(self) -> tuple[np.ndarray, float]:
+        """Centre and radius of the largest ball in the domain (for a box: its centre and half
+        its narrowest side)."""
+        if self.A.shape[0] == 0:
+            return (self.lower + self.upper) / 2, float(np.min(self.upper - self.lower)) / 2
+        ball = inscribed_ball(self.A, self.c, self.lower, self.upper)
+        if ball.status != "optimal":
+            raise LRCountError("the domain has no interior")
+        return ball.x, ball.value
+
+    def unit_scaled(self) -> Chart:
+        """The same domain in coordinates ``u = (t - centre) / R``, where the largest inscribed
+        ball has centre 0 and radius 1. Every tolerance of :mod:`lrcount.region` is measured
+        in these units, so counts do not change when the domain is translated or scaled."""
+        centre, radius = self.inscribed_ball()
+        return Chart(
+            self.origin + self.basis @ centre,
+            self.basis * radius,
+            self.A * radius,
+            self.c - self.A @ centre,
+            (self.lower - centre) / radius,
+            (self.upper - centre) / radius,
+        )
 
 
 class Domain:
@@ -168,10 +193,7 @@ def _bounded_chart(origin, basis, A, c, what: str) -> Chart:
             if res.status == "unbounded":
                 raise LRCountError(f"{what} is unbounded; add bounds on every input")
             store[i] = sign * res.value
-    norms = np.linalg.norm(A, axis=1)
-    radius = solve_lp(
-        np.r_[np.zeros(k), 1.0], np.c_[A, norms], c, np.r_[lower, 0.0], np.r_[upper, np.inf], maximize=True
-    )
-    if radius.status != "optimal" or radius.value <= INTERIOR_TOL:
+    ball = inscribed_ball(A, c, lower, upper)
+    if ball.status != "optimal" or ball.value <= INTERIOR_RTOL * np.max(upper - lower):
         raise LRCountError(f"{what} has an empty interior; describe a lower-dimensional set as a Subspace")
     return Chart(origin, basis, A, c, lower, upper)

@@ -119,6 +119,21 @@ def load_lp(h: highspy.Highs, cost, a_ub, b_ub, lower, upper, *, maximize: bool 
     h.passModel(lp)
 
 
+def inscribed_ball(A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> LPResult:
+    """The largest ball in ``{t : A t <= c, lower <= t <= upper}`` (the Chebyshev centre LP,
+    Boyd & Vandenberghe, Convex Optimization, sec. 8.5.1): maximise r subject to
+    ``A_i t + r ||A_i|| <= c_i`` and ``lower + r <= t <= upper - r``. ``value`` is the radius
+    (negative or 'infeasible' when the set is empty) and ``x`` the centre."""
+    k = len(lower)
+    eye = np.eye(k)
+    rows = np.vstack([np.c_[A, np.linalg.norm(A, axis=1)], np.c_[eye, np.ones(k)], np.c_[-eye, np.ones(k)]])
+    rhs = np.concatenate([c, upper, -lower])
+    res = solve_lp(np.r_[np.zeros(k), 1.0], rows, rhs, np.r_[lower, -INF], np.r_[upper, INF], maximize=True)
+    if res.status == "optimal":
+        res.x = res.x[:k]
+    return res
+
+
 def run(h: highspy.Highs) -> LPResult:
     """Solve the LP loaded in ``h`` and read the result."""
     h.run()

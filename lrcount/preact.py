@@ -24,10 +24,12 @@ ACTIVE, UNSTABLE, INACTIVE = 1, 0, -1
 @dataclass(frozen=True)
 class PreactivationBounds:
     """Per hidden layer, the lower and upper bounds of the pre-activations on the domain, and
-    each neuron's state: ``ACTIVE`` (L > -eps), ``INACTIVE`` (U < eps) or ``UNSTABLE``.
+    each neuron's state: ``ACTIVE`` (L > 0), ``INACTIVE`` (U <= 0) or ``UNSTABLE``.
 
-    A neuron whose pre-activation stays within ``eps`` of zero on the whole domain (a pruned
-    neuron with zero bias, say) is inactive: it can never be cut with a margin of ``eps``.
+    A neuron that is 0 on the whole domain (a pruned neuron with zero bias) is inactive, as
+    :mod:`lrcount.region` decides for constant neurons. Bounds from LPs are loosened by
+    :data:`LP_SLACK` of the interval width before they decide a state, so that the solver's
+    tolerance never declares stable a neuron that crosses zero.
     """
 
     lower: list[np.ndarray]
@@ -46,8 +48,12 @@ class PreactivationBounds:
         ]
 
 
-def _states(lower: np.ndarray, upper: np.ndarray, eps: float) -> np.ndarray:
-    return np.where(upper < eps, INACTIVE, np.where(lower > -eps, ACTIVE, UNSTABLE))
+#: LP bounds are loosened by this fraction of the interval bound's width.
+LP_SLACK = 1e-7
+
+
+def _states(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    return np.where(upper <= 0, INACTIVE, np.where(lower > 0, ACTIVE, UNSTABLE))
 
 
 def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,9 +64,7 @@ def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> t
     return centre - spread, centre + spread
 
 
-def preactivation_bounds(
-    net: ReLUNetwork, chart: Chart, eps: float = 0.0, *, tighten: bool = True
-) -> PreactivationBounds:
+def preactivation_bounds(net: ReLUNetwork, chart: Chart, *, tighten: bool = True) -> PreactivationBounds:
     """Bounds of every hidden pre-activation of ``net`` (whose inputs are chart coordinates)
     over the chart's polytope, with LP tightening unless ``tighten`` is False."""
     lowers, uppers, states = [], [], []
@@ -71,9 +75,10 @@ def preactivation_bounds(
         needs_lp = (lo < 0) & (hi > 0) if (l > 0 or chart.A.shape[0] > 0) else np.zeros(len(b), bool)
         if relaxation is not None and needs_lp.any():
             for i in np.flatnonzero(needs_lp):
-                lo[i] = max(lo[i], relaxation.optimise(w[i], b[i], maximize=False))
-                hi[i] = min(hi[i], relaxation.optimise(w[i], b[i], maximize=True))
-        state = _states(lo, hi, eps)
+                slack = LP_SLACK * (hi[i] - lo[i])
+                lo[i] = max(lo[i], relaxation.optimise(w[i], b[i], maximize=False) - slack)
+                hi[i] = min(hi[i], relaxation.optimise(w[i], b[i], maximize=True) + slack)
+        state = _states(lo, hi)
         lowers.append(lo)
         uppers.append(hi)
         states.append(state)

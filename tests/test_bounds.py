@@ -113,7 +113,7 @@ def test_network_bound_on_subspaces_is_at_least_the_count(seed):
     net = ReLUNetwork.random([5, 6, 5], seed=seed, density=0.5 if seed % 2 else 1.0)
     s = 1 + seed % 3
     domain = Subspace(rng.uniform(-1, 1, (s + 1, 5)), Box(-2, 2))
-    count = count_regions(net, domain, engine="lp").count
+    count = count_regions(net, domain, engine="split").count
     assert B.network_bound(net, domain) >= count
     assert B.serra2018([s, *net.hidden_widths]) >= count
     assert B.network_bound(net, domain) <= B.serra2018([s, *net.hidden_widths])

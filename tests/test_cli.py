@@ -35,7 +35,7 @@ def test_count_json_is_parseable_and_complete(model):
 
 def test_engines_agree_from_the_cli(model, capsys):
     counts = []
-    for engine in ("milp", "scip-count", "lp"):
+    for engine in ("milp", "scip-count", "split"):
         assert main(["count", str(model), "--engine", engine, "--json"]) == 0
         counts.append(json.loads(capsys.readouterr().out)["count"])
     assert len(set(counts)) == 1
@@ -61,7 +61,7 @@ def test_time_limit_reports_a_lower_bound(tmp_path, capsys):
 def test_example_command():
     out = run_cli("example")
     assert out.returncode == 0
-    counts = {int(line.split()[1]) for line in out.stdout.splitlines() if line.strip().startswith(("milp", "scip", "lp"))}
+    counts = {int(line.split()[1]) for line in out.stdout.splitlines() if line.strip().startswith(("milp", "scip", "split"))}
     assert len(counts) == 1
 
 
@@ -118,7 +118,7 @@ def test_unsupported_layer_from_the_cli_has_no_traceback(tmp_path):
     assert out.stdout == ""
 
 
-@pytest.mark.parametrize("engine", ["milp", "lp"])
+@pytest.mark.parametrize("engine", ["milp", "split"])
 def test_ctrl_c_returns_the_regions_found_so_far(engine, tmp_path):
     import signal
     import time
@@ -155,9 +155,9 @@ def test_progress_line_on_long_runs(capsys):
     from lrcount import Box, count_regions
 
     net = ReLUNetwork.random([3, 12, 12, 12], seed=3)
-    result = count_regions(net, Box(-4, 4), engine="lp", progress=True, time_limit=4)
+    result = count_regions(net, Box(-4, 4), engine="split", progress=True, time_limit=4)
     err = capsys.readouterr().err
     assert result.seconds > 1.5  # the line appears only for runs over a second
-    assert "regions" in err and "counting (lp)" in err
-    quiet = count_regions(net, Box(-4, 4), engine="lp", progress=False, time_limit=2)
+    assert "regions" in err and "counting (split)" in err
+    quiet = count_regions(net, Box(-4, 4), engine="split", progress=False, time_limit=2)
     assert quiet.count > 0 and capsys.readouterr().err == ""

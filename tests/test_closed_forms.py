@@ -57,7 +57,7 @@ def test_line_through_two_points_matches_the_sweep(seed):
     rng = np.random.default_rng(seed)
     net = ReLUNetwork.random([3, 6, 5], seed=seed)
     p = rng.uniform(-1, 1, (2, 3))
-    count = count_regions(net, Subspace(p, Box(-1.0, 1.0)), engine="lp").count
+    count = count_regions(net, Subspace(p, Box(-1.0, 1.0)), engine="split").count
     # where the line leaves the box [-1, 1]^3
     d = p[1] - p[0]
     with np.errstate(divide="ignore"):

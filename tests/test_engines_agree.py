@@ -18,7 +18,7 @@ def test_engines_agree_on_random_networks(seed):
     assert all(r.complete for r in results.values())
     counts = {name: r.count for name, r in results.items()}
     assert len(set(counts.values())) == 1, counts
-    assert counts["lp"] >= 1
+    assert counts["split"] >= 1
 
 
 def test_suite_covers_the_promised_range():

@@ -40,7 +40,7 @@ def get_engine(name: str) -> Engine:
 
 
 #: Engine name -> module in this package (imported on first use: the modules import EngineRun).
-ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "lp": "lpsplit"}
+ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split"}
 ENGINE_NAMES = tuple(ENGINE_MODULES)
 
 __all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES"]

@@ -1,0 +1,202 @@
+"""The ``split`` engine: region splitting with cheap bounds first and warm-started LPs.
+
+Each region is a polytope on which every pre-activation is affine (theory.md section 2,
+independent methods; cf. nnenum's star sets, Bak 2021). A depth-first search enters a layer on
+a region ``P`` with a witness ball (centre ``x``, radius ``rho`` inside ``P``) and, for all the
+layer's neurons at once (numpy):
+
+1. neurons constant on ``P`` take their sign (:mod:`lrcount.region`);
+2. interval bounds of ``g_i`` over the domain's bounding box decide the neurons that cannot
+   change sign on ``P``, and rule out a side that cannot hold a ball of radius epsilon
+   (``max g_i < epsilon ||a_i||``);
+3. each remaining neuron is split: the side that holds the witness keeps it (radius
+   ``min(rho, |g_i(x)| / ||a_i||)``) with no LP when that is still >= epsilon; any other side
+   costs one Chebyshev-ball LP in HiGHS, warm-started from the parent (a child is its parent
+   plus one row).
+
+A pattern is reached iff every partial set along its path holds an epsilon ball, which is
+exactly the definition of :mod:`lrcount.region` (the full set's ball lies in every partial
+set). The search keeps a stack, not recursion, and its memory is flat in the number of
+regions unless they are collected.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import highspy
+import numpy as np
+
+from ..lp import catch_interrupt, new_highs
+from ..problem import CountingProblem
+from ..region import FEASTOL, AffineMap, LayerPieces
+from . import EngineRun
+
+INF = highspy.kHighsInf
+
+
+class _ChebyshevLP:
+    """``max r`` over the current polytope: variables (u, r), the domain's rows with the ball
+    radius, and a stack of unit-norm cut rows ``a . u + r <= c`` pushed and popped in DFS order."""
+
+    def __init__(self, problem: CountingProblem):
+        chart = problem.chart
+        k = self.k = chart.dim
+        h = self.h = new_highs()
+        for name, value in (("primal_feasibility_tolerance", FEASTOL), ("dual_feasibility_tolerance", FEASTOL),
+                            ("presolve", "off"), ("solver", "simplex"), ("simplex_strategy", 1)):
+            h.setOptionValue(name, value)
+        h.addVars(k, chart.lower, chart.upper)
+        h.addVar(-INF, INF)
+        h.changeColCost(k, 1.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.cols = np.arange(k + 1, dtype=np.int32)
+        self.n_rows = self.solves = 0
+        eye = np.eye(k)
+        norms = np.linalg.norm(chart.A, axis=1)
+        for row, rhs in zip(np.vstack([eye, -eye, chart.A / norms[:, None]]), np.r_[chart.upper, -chart.lower, chart.c / norms]):
+            self.push(row, rhs)
+
+    def truncate(self, n_rows: int) -> None:
+        """Drop the cut rows above ``n_rows``."""
+        if self.n_rows > n_rows:
+            self.h.deleteRows(self.n_rows - n_rows, np.arange(n_rows, self.n_rows, dtype=np.int32))
+            self.n_rows = n_rows
+
+    def push(self, row: np.ndarray, rhs: float) -> None:
+        self.h.addRow(-INF, rhs, self.k + 1, self.cols, np.r_[row, 1.0])
+        self.n_rows += 1
+
+    def solve(self) -> tuple[float, np.ndarray | None]:
+        """The inscribed radius of the current polytope and its centre."""
+        self.solves += 1
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return -np.inf, None
+        x = np.asarray(self.h.getSolution().col_value)
+        return float(x[self.k]), x[: self.k]
+
+
+@dataclass
+class _Frame:
+    """A node of the search: the region of the path so far, once ``row`` is added to the
+    LP's first ``n_rows`` rows; ``radius`` < 0 means its witness ball is not known yet."""
+
+    layer: int
+    pieces: LayerPieces | None
+    todo: np.ndarray  # neurons of this layer still to split
+    on: np.ndarray  # signs of this layer's neurons decided so far
+    path: tuple  # signs of the earlier layers
+    x: np.ndarray
+    radius: float
+    n_rows: int
+    row: tuple[np.ndarray, float] | None
+
+
+class _Splitter:
+    def __init__(self, problem: CountingProblem, on_region: Callable[[], None], collect: bool):
+        self.problem = problem
+        self.eps = problem.epsilon
+        self.layers = problem.net.hidden_layers
+        self.on_region = on_region
+        self.collect = collect
+        self.lp = _ChebyshevLP(problem)
+        chart = problem.chart
+        self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
+        self.count = 0
+        self.patterns: list[np.ndarray] = []
+        self.points: list[np.ndarray] = []
+
+    def start(self) -> _Frame | None:
+        radius, x = self.lp.solve()
+        if radius < self.eps:
+            return None
+        return self._enter(0, AffineMap.identity(self.lp.k), (), x, radius, self.lp.n_rows)
+
+    def _enter(self, l: int, affine: AffineMap, path: tuple, x, radius, n_rows) -> _Frame | None:
+        """Enter layer ``l`` on a region where ``h^{l-1} = affine(u)``; decide what bounds can."""
+        if l == len(self.layers):
+            self._found(path, x)
+            return None
+        pieces = affine.layer(*self.layers[l])
+        centre = pieces.G @ self.mid + pieces.gamma
+        spread = np.abs(pieces.G) @ self.half
+        on = np.where(pieces.constant, pieces.on_if_constant, centre - spread > 0)
+        todo = np.flatnonzero(~pieces.constant & (centre - spread <= 0) & (centre + spread > 0))
+        return _Frame(l, pieces, todo, on, path, x, radius, n_rows, None)
+
+    def expand(self, frame: _Frame) -> list[_Frame]:
+        """Make ``frame``'s region current in the LP and return its children."""
+        lp = self.lp
+        lp.truncate(frame.n_rows)
+        if frame.row is not None:
+            lp.push(*frame.row)
+        if frame.radius < self.eps:
+            frame.radius, frame.x = lp.solve()
+            if frame.radius < self.eps:
+                return []
+        if frame.todo.size == 0:
+            child = self._enter(frame.layer + 1, frame.pieces.restrict(frame.on), (*frame.path, frame.on),
+                                frame.x, frame.radius, lp.n_rows)
+            return [] if child is None else [child]
+        i, rest = frame.todo[0], frame.todo[1:]
+        pieces = frame.pieces
+        distance = float(pieces.G[i] @ frame.x + pieces.gamma[i]) / pieces.norms[i]
+        bound = (np.abs(pieces.G[i]) @ self.half) / pieces.norms[i]
+        centre = float(pieces.G[i] @ self.mid + pieces.gamma[i]) / pieces.norms[i]
+        children = []
+        for side in (distance < 0, distance >= 0):  # far side first: the near one is expanded first
+            sign = 1.0 if side else -1.0
+            if sign * centre + bound < self.eps:  # no epsilon ball on this side of the bounding box
+                continue
+            kept = min(frame.radius, sign * distance)
+            on = frame.on.copy()
+            on[i] = side
+            row = (-sign * pieces.G[i] / pieces.norms[i], sign * pieces.gamma[i] / pieces.norms[i])
+            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, frame.x,
+                                   kept if kept >= self.eps else -1.0, lp.n_rows, row))
+        return children
+
+    def _found(self, path: tuple, x: np.ndarray) -> None:
+        self.count += 1
+        if self.collect:
+            self.patterns.append(np.concatenate(path) if path else np.zeros(0, bool))
+            self.points.append(x.copy())
+        self.on_region()
+
+
+def run(
+    problem: CountingProblem,
+    *,
+    time_limit: float | None = None,
+    on_region: Callable[[], None] = lambda: None,
+    collect: bool = False,
+) -> EngineRun:
+    """Enumerate every region of ``problem`` by splitting polytopes."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    splitter = _Splitter(problem, on_region, collect)
+    status = "complete"
+    with catch_interrupt() as interrupt:
+        first = splitter.start()
+        stack = [] if first is None else [first]
+        steps = 0
+        while stack:
+            stack.extend(splitter.expand(stack.pop()))
+            steps += 1
+            if steps % 64 == 0:
+                if interrupt.stopped:
+                    status = "userinterrupt"
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    status = "timelimit"
+                    break
+    return EngineRun(
+        count=splitter.count,
+        complete=status == "complete",
+        status=status,
+        patterns=splitter.patterns if collect else None,
+        points=splitter.points if collect else None,
+        stats={"lps": splitter.lp.solves},
+    )

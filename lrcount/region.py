@@ -1,0 +1,143 @@
+"""What counts as a linear region: the one definition every engine calls.
+
+Counting happens in the *unit-scaled chart* of the domain (:meth:`Chart.unit_scaled`): the
+domain's largest inscribed ball is the unit ball at the origin. On the set of points with
+activation pattern ``s``, every pre-activation is affine, ``g_i(u) = a_i . u + c_i``, with
+``a_i`` and ``c_i`` fixed by the signs of the earlier layers.
+
+**Definition.** A pattern ``s`` is a region iff the set ::
+
+    R_s = { u in domain : s_i (a_i . u + c_i) >= 0 for every neuron i not constant on R_s }
+
+contains a ball of radius :data:`EPSILON` (relative to the domain's inradius), i.e. the
+Chebyshev-ball LP ::
+
+    max r   s.t.   s_i (a_i . u + c_i) >= r ||a_i||,   u (with radius r) inside the domain
+
+reaches ``r >= EPSILON``. A neuron whose gradient is zero on ``R_s`` (up to rounding:
+:data:`CONSTANT_RTOL`) is constant there and takes the sign of ``c_i`` (``c_i > 0`` on,
+otherwise off, as :meth:`ReLUNetwork.activation_patterns` does) with no margin.
+
+Why this is the right set (sketch, docs/counting.md): ``r`` is the Euclidean distance from
+the centre to every hyperplane piece, so it does not change when a neuron's row and its
+outgoing column are rescaled (``a_i, c_i`` scale together), nor when the domain is
+translated or scaled with the first layer (the unit-scaled chart is the same). Every
+full-dimensional region has ``r > 0``; lower-dimensional patterns have ``r = 0``; the only
+regions not counted are those thinner than ``2 EPSILON`` domain radii, and the solvers'
+feasibility tolerance :data:`FEASTOL` is two orders of magnitude below that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .domain import Chart
+from .lp import inscribed_ball
+from .network import ReLUNetwork
+
+#: Smallest inscribed radius of a region, relative to the domain's inscribed radius.
+EPSILON = 1e-7
+#: Feasibility tolerance of the LP and MILP solvers, in unit-scaled chart units.
+FEASTOL = 1e-9
+#: A gradient below this, relative to what it would be without cancellation, is zero.
+CONSTANT_RTOL = 1e-12
+
+
+@dataclass(frozen=True)
+class AffineMap:
+    """``h(u) = M u + m`` on a region, with ``M_abs, m_abs`` the same products taken in absolute
+    values (an upper bound on every term, so that rounding can be told from cancellation)."""
+
+    M: np.ndarray
+    m: np.ndarray
+    M_abs: np.ndarray
+    m_abs: np.ndarray
+
+    @classmethod
+    def identity(cls, k: int) -> AffineMap:
+        return cls(np.eye(k), np.zeros(k), np.eye(k), np.zeros(k))
+
+    def layer(self, w: np.ndarray, b: np.ndarray) -> LayerPieces:
+        """The pre-activations ``g = w h + b`` of the next layer as affine functions of u."""
+        abs_w = np.abs(w)
+        G, G_abs = w @ self.M, abs_w @ self.M_abs
+        gamma, gamma_abs = w @ self.m + b, abs_w @ self.m_abs + np.abs(b)
+        constant = np.max(np.abs(G), axis=1, initial=0.0) <= CONSTANT_RTOL * np.max(G_abs, axis=1, initial=0.0)
+        norms = np.where(constant, 1.0, np.linalg.norm(G, axis=1))
+        on_if_constant = gamma > CONSTANT_RTOL * gamma_abs
+        return LayerPieces(G, gamma, norms, constant, on_if_constant, G_abs, gamma_abs)
+
+
+@dataclass(frozen=True)
+class LayerPieces:
+    """One layer's pre-activations ``g_i(u) = G_i . u + gamma_i`` on a region of the earlier
+    layers; ``norms`` are ``||G_i||`` (1 where constant), ``constant`` marks zero gradients and
+    ``on_if_constant`` the sign those neurons take."""
+
+    G: np.ndarray
+    gamma: np.ndarray
+    norms: np.ndarray
+    constant: np.ndarray
+    on_if_constant: np.ndarray
+    G_abs: np.ndarray
+    gamma_abs: np.ndarray
+
+    def distances(self, u: np.ndarray) -> np.ndarray:
+        """Signed Euclidean distance of the point u to each neuron's hyperplane."""
+        return (self.G @ u + self.gamma) / self.norms
+
+    def restrict(self, on: np.ndarray) -> AffineMap:
+        """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active."""
+        mask = on.astype(float)
+        return AffineMap(mask[:, None] * self.G, mask * self.gamma, mask[:, None] * self.G_abs, mask * self.gamma_abs)
+
+    def margin_rows(self, on: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For the neurons ``rows`` with signs ``on``: (A, c) such that ``A u <= c`` is
+        ``s_i g_i(u) >= 0`` with unit-norm rows (so a ball constraint adds ``r`` to each)."""
+        s = np.where(on[rows], 1.0, -1.0)
+        A = -(s / self.norms[rows])[:, None] * self.G[rows]
+        c = s * self.gamma[rows] / self.norms[rows]
+        return A, c
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The inscribed ball of a pattern's set: ``radius`` (``-inf`` when empty) and ``centre``.
+    ``conflict`` is the index of the first neuron that is constant on the set with the other
+    sign, if any: the pattern of the layers before it, with that neuron, is never a region."""
+
+    radius: float
+    centre: np.ndarray | None = None
+    conflict: int | None = None
+
+
+def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray) -> Certificate:
+    """The inscribed ball of the set of ``pattern`` (all hidden neurons, layers concatenated)
+    for ``net``, whose inputs are the unit-scaled chart coordinates; compare its radius with
+    epsilon by :func:`is_region`."""
+    k = chart.dim
+    affine = AffineMap.identity(k)
+    rows_A, rows_c = [chart.A], [chart.c]
+    start = 0
+    for l, (w, b) in enumerate(net.hidden_layers):
+        on = np.asarray(pattern[start:start + len(b)], dtype=bool)
+        start += len(b)
+        pieces = affine.layer(w, b)
+        wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant))
+        if wrong.size:
+            return Certificate(-np.inf, conflict=start - len(b) + int(wrong[0]))
+        A, c = pieces.margin_rows(on, np.flatnonzero(~pieces.constant))
+        rows_A.append(A)
+        rows_c.append(c)
+        affine = pieces.restrict(on)
+    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper)
+    if ball.status != "optimal":
+        return Certificate(-np.inf)
+    return Certificate(ball.value, ball.x)
+
+
+def is_region(radius: float, epsilon: float) -> bool:
+    """The counting rule: the inscribed radius reaches epsilon."""
+    return radius >= epsilon
