@@ -35,6 +35,8 @@ from ..region import FEASTOL, AffineMap, LayerPieces
 from . import EngineRun
 
 INF = highspy.kHighsInf
+#: Relative padding of a bounding box from LPs, far above their feasibility tolerance.
+_BOX_PAD = 1e3 * FEASTOL
 
 
 class _ChebyshevLP:
@@ -69,6 +71,26 @@ class _ChebyshevLP:
         self.h.addRow(-INF, rhs, self.k + 1, self.cols, np.r_[row, 1.0])
         self.n_rows += 1
 
+    def bounding_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bounding box of the current polytope and the 2k points of it that attain the box
+        (2k LPs with the radius fixed at 0)."""
+        k, h = self.k, self.h
+        h.changeColBounds(k, 0.0, 0.0)
+        h.changeColCost(k, 0.0)
+        points = np.empty((2 * k, k))
+        for j in range(k):
+            h.changeColCost(j, 1.0)
+            for side, sense in enumerate((highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize)):
+                h.changeObjectiveSense(sense)
+                self.solves += 1
+                h.run()
+                points[2 * j + side] = h.getSolution().col_value[:k]
+            h.changeColCost(j, 0.0)
+        h.changeColBounds(k, -INF, INF)
+        h.changeColCost(k, 1.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        return points[0::2].diagonal().copy(), points[1::2].diagonal().copy(), points
+
     def solve(self) -> tuple[float, np.ndarray | None]:
         """The inscribed radius of the current polytope and its centre."""
         self.solves += 1
@@ -93,6 +115,25 @@ class _Frame:
     radius: float
     n_rows: int
     row: tuple[np.ndarray, float] | None
+    mid: np.ndarray  # centre and half-widths of a box around the layer's entry region
+    half: np.ndarray
+    points: np.ndarray  # points known to lie in the region (rows)
+
+
+def _witness(x, radius, distance, points, point_distances) -> tuple[np.ndarray, float]:
+    """A ball inside ``P ∩ {side}`` from what is known of ``P``: the ball (x, radius) and the
+    ``points`` lie in P, so their convex hull does; on the segment from x to a point v, the
+    ball around ``x + t (v - x)`` of radius ``(1 - t) radius`` stays in P and is at distance
+    ``distance + t (d_v - distance)`` from the hyperplane. The best t balances the two."""
+    best_x, best = x, min(radius, distance)
+    if points.shape[0] and best < radius:
+        gain = point_distances - distance
+        t = np.clip((radius - distance) / (radius + gain), 0.0, 1.0)
+        value = np.minimum((1 - t) * radius, distance + t * gain)
+        j = int(np.argmax(value))
+        if value[j] > best:
+            best_x, best = x + t[j] * (points[j] - x), float(value[j])
+    return best_x, best
 
 
 class _Splitter:
@@ -105,6 +146,7 @@ class _Splitter:
         self.lp = _ChebyshevLP(problem)
         chart = problem.chart
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
+        self.box_lps = 2 * chart.dim
         self.count = 0
         self.patterns: list[np.ndarray] = []
         self.points: list[np.ndarray] = []
@@ -121,11 +163,21 @@ class _Splitter:
             self._found(path, x)
             return None
         pieces = affine.layer(*self.layers[l])
-        centre = pieces.G @ self.mid + pieces.gamma
-        spread = np.abs(pieces.G) @ self.half
+        mid, half, points = self.mid, self.half, np.zeros((0, self.lp.k))
+        for attempt in range(2):
+            centre = pieces.G @ mid + pieces.gamma
+            spread = np.abs(pieces.G) @ half
+            todo = np.flatnonzero(~pieces.constant & (centre - spread <= 0) & (centre + spread > 0))
+            if attempt or todo.size <= self.box_lps:
+                break
+            lower, upper, points = self.lp.bounding_box()
+            mid, half = (lower + upper) / 2, (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(mid))
         on = np.where(pieces.constant, pieces.on_if_constant, centre - spread > 0)
-        todo = np.flatnonzero(~pieces.constant & (centre - spread <= 0) & (centre + spread > 0))
-        return _Frame(l, pieces, todo, on, path, x, radius, n_rows, None)
+        # Hyperplanes far from the witness rarely cut the region: settle them first, once, before
+        # the splits multiply the sub-regions they would be tested in.
+        reach = np.abs(pieces.G[todo] @ x + pieces.gamma[todo]) / spread[todo]
+        todo = todo[np.argsort(-reach, kind="stable")]
+        return _Frame(l, pieces, todo, on, path, x, radius, n_rows, None, mid, half, points)
 
     def expand(self, frame: _Frame) -> list[_Frame]:
         """Make ``frame``'s region current in the LP and return its children."""
@@ -144,19 +196,20 @@ class _Splitter:
         i, rest = frame.todo[0], frame.todo[1:]
         pieces = frame.pieces
         distance = float(pieces.G[i] @ frame.x + pieces.gamma[i]) / pieces.norms[i]
-        bound = (np.abs(pieces.G[i]) @ self.half) / pieces.norms[i]
-        centre = float(pieces.G[i] @ self.mid + pieces.gamma[i]) / pieces.norms[i]
+        bound = (np.abs(pieces.G[i]) @ frame.half) / pieces.norms[i]
+        centre = float(pieces.G[i] @ frame.mid + pieces.gamma[i]) / pieces.norms[i]
+        at_points = (frame.points @ pieces.G[i] + pieces.gamma[i]) / pieces.norms[i]
         children = []
         for side in (distance < 0, distance >= 0):  # far side first: the near one is expanded first
             sign = 1.0 if side else -1.0
             if sign * centre + bound < self.eps:  # no epsilon ball on this side of the bounding box
                 continue
-            kept = min(frame.radius, sign * distance)
+            x, radius = _witness(frame.x, frame.radius, sign * distance, frame.points, sign * at_points)
             on = frame.on.copy()
             on[i] = side
             row = (-sign * pieces.G[i] / pieces.norms[i], sign * pieces.gamma[i] / pieces.norms[i])
-            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, frame.x,
-                                   kept if kept >= self.eps else -1.0, lp.n_rows, row))
+            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, x, radius if radius >= self.eps else -1.0,
+                                   lp.n_rows, row, frame.mid, frame.half, frame.points[sign * at_points >= 0]))
         return children
 
     def _found(self, path: tuple, x: np.ndarray) -> None:
