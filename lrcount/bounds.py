@@ -307,7 +307,7 @@ def network_bound(network, domain=None, *, rank: str = "numerical") -> int:
     if domain is not None:
         from .problem import CountingProblem
 
-        problem = CountingProblem.build(network, domain)
+        problem = CountingProblem.build(network, domain, tighten=True)
         net, states = problem.net, problem.bounds.states
     else:
         net, states = network, [np.full(n, UNSTABLE) for n in network.hidden_widths]

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .domain import Domain
-from .engines import ENGINE_NAMES, get_engine
+from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
 from .errors import LRCountError
 from .lp import c_stdout_redirected
 from .network import ReLUNetwork
@@ -67,7 +67,7 @@ class CountResult:
 
 def pick_engine(problem: CountingProblem) -> str:
     """The engine ``auto`` runs: ``milp`` in low dimension, ``lp`` from dimension 5 on."""
-    return "split"
+    return "planar" if problem.chart.dim <= 2 else "split"
 
 
 def count_regions(
@@ -111,6 +111,8 @@ def count_regions(
     start = time.perf_counter()
     problem = CountingProblem.build(network, domain, epsilon)
     name = pick_engine(problem) if engine == "auto" else engine
+    if name in MILP_ENGINES:
+        problem = CountingProblem.build(network, domain, epsilon, tighten=True)
     if return_regions and name == "scip-count":
         raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)

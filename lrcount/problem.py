@@ -31,10 +31,11 @@ class CountingProblem:
 
     @classmethod
     def build(
-        cls, network: ReLUNetwork, domain: Domain, epsilon: float = EPSILON, *, tighten: bool = True
+        cls, network: ReLUNetwork, domain: Domain, epsilon: float = EPSILON, *, tighten: bool = False
     ) -> CountingProblem:
         """Restrict ``network`` to ``domain`` in unit-scaled coordinates, balance it and bound
-        its pre-activations."""
+        its pre-activations by interval arithmetic, and by LPs too if ``tighten`` (the MILP's
+        big-M constants need them; the splitting engines bound each region themselves)."""
         if not 10 * FEASTOL <= epsilon <= 0.5:
             raise LRCountError(f"epsilon (relative to the domain's inscribed radius) must lie in [{10 * FEASTOL:g}, 0.5], got {epsilon:g}")
         chart = domain.chart(network.input_dim).unit_scaled()

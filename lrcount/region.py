@@ -48,7 +48,8 @@ CONSTANT_RTOL = 1e-12
 @dataclass(frozen=True)
 class AffineMap:
     """``h(u) = M u + m`` on a region, with ``M_abs, m_abs`` the same products taken in absolute
-    values (an upper bound on every term, so that rounding can be told from cancellation)."""
+    values (an upper bound on every term, so that rounding can be told from cancellation).
+    A leading axis, if any, holds many regions at once (``M``: cells x width x k)."""
 
     M: np.ndarray
     m: np.ndarray
@@ -59,13 +60,17 @@ class AffineMap:
     def identity(cls, k: int) -> AffineMap:
         return cls(np.eye(k), np.zeros(k), np.eye(k), np.zeros(k))
 
+    def take(self, cells: np.ndarray) -> AffineMap:
+        """The maps of the given cells (batched maps only)."""
+        return AffineMap(self.M[cells], self.m[cells], self.M_abs[cells], self.m_abs[cells])
+
     def layer(self, w: np.ndarray, b: np.ndarray) -> LayerPieces:
         """The pre-activations ``g = w h + b`` of the next layer as affine functions of u."""
         abs_w = np.abs(w)
         G, G_abs = w @ self.M, abs_w @ self.M_abs
-        gamma, gamma_abs = w @ self.m + b, abs_w @ self.m_abs + np.abs(b)
-        constant = np.max(np.abs(G), axis=1, initial=0.0) <= CONSTANT_RTOL * np.max(G_abs, axis=1, initial=0.0)
-        norms = np.where(constant, 1.0, np.linalg.norm(G, axis=1))
+        gamma, gamma_abs = self.m @ w.T + b, self.m_abs @ abs_w.T + np.abs(b)
+        constant = np.max(np.abs(G), axis=-1, initial=0.0) <= CONSTANT_RTOL * np.max(G_abs, axis=-1, initial=0.0)
+        norms = np.where(constant, 1.0, np.linalg.norm(G, axis=-1))
         on_if_constant = gamma > CONSTANT_RTOL * gamma_abs
         return LayerPieces(G, gamma, norms, constant, on_if_constant, G_abs, gamma_abs)
 
@@ -91,7 +96,7 @@ class LayerPieces:
     def restrict(self, on: np.ndarray) -> AffineMap:
         """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active."""
         mask = on.astype(float)
-        return AffineMap(mask[:, None] * self.G, mask * self.gamma, mask[:, None] * self.G_abs, mask * self.gamma_abs)
+        return AffineMap(mask[..., None] * self.G, mask * self.gamma, mask[..., None] * self.G_abs, mask * self.gamma_abs)
 
     def margin_rows(self, on: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For the neurons ``rows`` with signs ``on``: (A, c) such that ``A u <= c`` is

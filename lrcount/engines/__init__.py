@@ -40,7 +40,9 @@ def get_engine(name: str) -> Engine:
 
 
 #: Engine name -> module in this package (imported on first use: the modules import EngineRun).
-ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split"}
+ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split", "planar": "planar"}
 ENGINE_NAMES = tuple(ENGINE_MODULES)
+#: The engines on the SCIP model, whose big-M constants need LP-tightened bounds.
+MILP_ENGINES = ("milp", "scip-count")
 
 __all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES"]

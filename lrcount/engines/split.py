@@ -126,8 +126,9 @@ def _witness(x, radius, distance, points, point_distances) -> tuple[np.ndarray, 
     ball around ``x + t (v - x)`` of radius ``(1 - t) radius`` stays in P and is at distance
     ``distance + t (d_v - distance)`` from the hyperplane. The best t balances the two."""
     best_x, best = x, min(radius, distance)
-    if points.shape[0] and best < radius:
-        gain = point_distances - distance
+    ahead = point_distances > distance
+    if best < radius and ahead.any():
+        points, gain = points[ahead], point_distances[ahead] - distance
         t = np.clip((radius - distance) / (radius + gain), 0.0, 1.0)
         value = np.minimum((1 - t) * radius, distance + t * gain)
         j = int(np.argmax(value))
