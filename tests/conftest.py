@@ -35,3 +35,45 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not found at {path} (CI has ../shared/data beside the checkout)")
     return path
+
+
+def trained_network(widths: list[int], seed: int, density: float = 1.0, steps: int = 300) -> ReLUNetwork:
+    """A small MLP trained with fixed seeds on a synthetic task (points labelled by the sign
+    of a random smooth function), magnitude-pruned to ``density`` per hidden layer and
+    fine-tuned with the masks held. Real trained weights have scales, clusters and near-ties
+    that random Gaussian weights do not."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n0 = widths[0]
+    x = rng.uniform(-1, 1, (1024, n0))
+    freq = rng.normal(size=(n0, 3)) * 2
+    y = (np.sin(x @ freq).sum(axis=1) > 0).astype(np.int64)
+    dims = [*widths, 2]
+    layers = []
+    for a, b in zip(dims[:-1], dims[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1]).double()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    masks = [torch.ones_like(m.weight) for m in linears]
+
+    def fit(n_steps):
+        for _ in range(n_steps):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt), yt).backward()
+            optimiser.step()
+            with torch.no_grad():
+                for m, mask in zip(linears, masks):
+                    m.weight.mul_(mask)
+
+    fit(steps)
+    if density < 1.0:
+        for m, mask in zip(linears[:-1], masks):
+            keep = max(1, int(round(density * m.weight.numel())))
+            threshold = m.weight.abs().flatten().kthvalue(m.weight.numel() - keep + 1).values
+            mask.copy_((m.weight.abs() >= threshold).double())
+        fit(steps // 2)
+    return ReLUNetwork.from_torch(model)

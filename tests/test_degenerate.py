@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 from lrcount import Box, Polytope, ReLUNetwork, Subspace, count_regions
-from lrcount.engines import ENGINE_NAMES
+from lrcount.engines import ENGINE_NAMES, engines_for
 
 
 def counts(net, domain, **kw) -> set[int]:
-    return {count_regions(net, domain, engine=name, **kw).count for name in ENGINE_NAMES}
+    dim = domain.chart(net.input_dim).dim
+    return {count_regions(net, domain, engine=name, **kw).count for name in engines_for(dim)}
 
 
 def net1(w, b):
@@ -99,14 +100,32 @@ def test_polytope_domain_matches_the_box():
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
-def test_margin_policy_on_a_thin_slab(engine):
-    """Two parallel hyperplanes 2 * half_width apart bound a slab: it is a region iff its
-    half-width (the best margin inside it) reaches epsilon. The epsilon is reported."""
-    for half_width, expected in ((1e-3, 3), (2e-6, 3), (5e-7, 2)):
-        net = net1([[1.0, 0.0], [-1.0, 0.0]], [-half_width, -half_width])
-        result = count_regions(net, Box(-1, 1), engine=engine, epsilon=1e-6)
-        assert result.count == expected, half_width
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e-4])
+def test_a_slab_counts_iff_its_inscribed_radius_reaches_epsilon(engine, scale):
+    """The one place any engine may differ from the exact partition (docs/counting.md): a
+    region thinner than 2 epsilon domain radii. Two parallel hyperplanes 2 h apart bound a slab
+    of inscribed radius h; on the box [-scale, scale]^2 it counts iff h >= epsilon * scale."""
+    for relative, expected in ((1e-3, 3), (2e-6, 3), (5e-7, 2)):
+        h = relative * scale
+        net = net1([[1.0, 0.0], [-1.0, 0.0]], [-h, -h])
+        result = count_regions(net, Box(-scale, scale), engine=engine, epsilon=1e-6)
+        assert result.count == expected, relative
         assert result.epsilon == 1e-6
+
+
+def test_a_deep_neuron_with_a_tiny_gradient_still_splits():
+    """The undercount of issue 6: a second-layer neuron whose pre-activation spans only
+    [-1e-6, 1e-6] over the box still halves it; the halves are wide regions and count."""
+    w1 = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    tiny = 1e-6
+    net = ReLUNetwork((w1, np.array([[tiny, tiny]]), np.ones((1, 1))), (np.array([0.0, 0.0]), np.array([0.0]), np.zeros(1)))
+    for engine in engines_for(2):
+        # layer 1 splits x = 0; layer 2 is tiny * |x| >= 0, zero only on the line: 2 regions
+        assert count_regions(net, Box(-1, 1), engine=engine).count == 2
+    shifted = ReLUNetwork(net.weights, (net.biases[0], np.array([-0.5 * tiny]), net.biases[2]))
+    for engine in engines_for(2):
+        # tiny * (|x| - 0.5) changes sign at |x| = 0.5 on each side: 4 regions
+        assert count_regions(shifted, Box(-1, 1), engine=engine).count == 4
 
 
 def test_margin_is_scale_free():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lrcount import count_regions
-from lrcount.engines import ENGINE_NAMES
+from lrcount.engines import engines_for
 
 from conftest import random_case
 
@@ -14,11 +14,12 @@ SEEDS = range(200)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_engines_agree_on_random_networks(seed):
     net, box = random_case(seed)
-    results = {name: count_regions(net, box, engine=name) for name in ENGINE_NAMES}
+    results = {name: count_regions(net, box, engine=name) for name in engines_for(net.input_dim)}
     assert all(r.complete for r in results.values())
     counts = {name: r.count for name, r in results.items()}
     assert len(set(counts.values())) == 1, counts
     assert counts["split"] >= 1
+    assert ("planar" in counts) == (net.input_dim <= 2)
 
 
 def test_suite_covers_the_promised_range():

@@ -4,8 +4,11 @@ returns an :class:`EngineRun`; :func:`lrcount.count.count_regions` turns that in
 - ``milp``: one SCIP branch-and-bound tree; each pattern found is recorded and cut off with a
   no-good inside SCIP by a constraint handler (Danna et al. 2007; Serra et al. 2018).
 - ``scip-count``: SCIP's own solution counter on the same model (counts, returns no regions).
-- ``lp``: layer-by-layer region splitting with LPs in HiGHS, independent of SCIP and of the
-  MILP encoding, as a cross-check.
+- ``split``: region splitting with interval bounds first and warm-started Chebyshev-ball LPs in
+  HiGHS, independent of SCIP and of the MILP encoding.
+- ``planar``: exact splitting of segments and polygons (1-D and 2-D domains), no LP.
+
+All of them count the set that :mod:`lrcount.region` defines.
 """
 
 from __future__ import annotations
@@ -42,7 +45,14 @@ def get_engine(name: str) -> Engine:
 #: Engine name -> module in this package (imported on first use: the modules import EngineRun).
 ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split", "planar": "planar"}
 ENGINE_NAMES = tuple(ENGINE_MODULES)
+#: Engines that need a domain of dimension 1 or 2.
+PLANAR_ENGINES = ("planar",)
 #: The engines on the SCIP model, whose big-M constants need LP-tightened bounds.
 MILP_ENGINES = ("milp", "scip-count")
 
-__all__ = ["EngineRun", "Engine", "get_engine", "ENGINE_NAMES"]
+__all__ = ["EngineRun", "Engine", "get_engine", "engines_for", "ENGINE_NAMES"]
+
+
+def engines_for(dim: int) -> tuple[str, ...]:
+    """The engines that can count in a domain of dimension ``dim``."""
+    return tuple(name for name in ENGINE_NAMES if dim <= 2 or name not in PLANAR_ENGINES)
