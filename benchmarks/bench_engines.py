@@ -1,96 +1,121 @@
-"""Regions per second of each engine on a fixed suite of seeded networks and on ACAS Xu.
+"""Count, seconds, regions per second and peak memory of every engine on the networks of
+issue 6, with regioncam (exact 2-D partitions, float32) measured in the same run as the
+baseline for 2-D domains, and nnenum's seconds from issue 6 (same machine type, exact mode,
+one process) printed beside them for comparison.
 
-Baseline, measured in the same run: the naive MILP enumeration that re-solves the model from
-scratch with one more no-good per region (theory.md section 2). Usage:
+Each measurement runs in a fresh process, so its peak resident memory is its own (it includes
+about 100 MB of Python, numpy, SCIP and HiGHS). Usage:
 
-    python benchmarks/bench_engines.py [--quick] [--no-acas] [--baseline-limit 30]
+    python benchmarks/bench_engines.py [--quick] [--time-limit 120] [--engines planar,split,...]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import resource
 import time
 from pathlib import Path
 
-
-from lrcount import Box, ReLUNetwork, count_regions, load
-from lrcount.io import read_vnnlib_box
-from lrcount.milp import encode, no_good, read_signs
-from lrcount.problem import CountingProblem
+import numpy as np
 
 ACAS = Path(__file__).resolve().parents[2] / "shared" / "data" / "acasxu"
-ENGINES = ("milp", "scip-count", "lp")
+
+#: Networks of issue 6 (numpy default_rng(0), W = N(0,1)/sqrt(in), b = 0.5 N(0,1), box [-1, 1])
+#: and nnenum's seconds there (None: not reported).
+ISSUE_NETWORKS = {
+    "2-16-16-1": 0.08, "4-8-8-8-1": 0.24, "3-16-16-16-1": 0.69, "5-10-10-10-1": 2.4,
+    "2-32-32-32-1": 0.40, "2-64-64-64-1": 1.4, "3-32-32-32-1": None,
+    "2-100-100-100-1": 3.48, "2-128-128-128-128-1": 9.21, "4-20-20-20-1": 9.66, "6-12-12-12-1": 4.27,
+}
+ACAS_NNENUM = {0.1: 0.47, 0.15: None}
+#: Networks with about 10^5 regions, for the "10^5 regions in under a minute" target.
+LARGE_NETWORKS = ["2-256-256-256-1", "3-48-48-48-1"]
+QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 
-def suite(quick: bool) -> list[tuple[str, ReLUNetwork, Box]]:
-    """Seeded networks from 1 to 5 inputs, dense and 50% pruned."""
-    specs = [([1, 16, 16, 16], 1.0), ([2, 12, 12], 1.0), ([2, 16, 16], 0.5), ([3, 10, 10], 1.0),
-             ([4, 8, 8, 8], 0.5), ([5, 10, 10], 1.0), ([3, 12, 12, 12], 0.5), ([2, 20, 20, 20], 1.0)]
-    if quick:
-        specs = specs[:4]
-    return [(f"{w} d={d}", ReLUNetwork.random(w, density=d, seed=i), Box(-2.0, 3.0)) for i, (w, d) in enumerate(specs)]
+def issue_network(spec: str):
+    """The seeded network of issue 6 with widths given as 'n0-n1-...-out'."""
+    from lrcount import ReLUNetwork
+
+    widths = [int(v) for v in spec.split("-")]
+    rng = np.random.default_rng(0)
+    weights, biases = [], []
+    for n_in, n_out in zip(widths[:-1], widths[1:]):
+        weights.append(rng.standard_normal((n_out, n_in)) / np.sqrt(n_in))
+        biases.append(0.5 * rng.standard_normal(n_out))
+    return ReLUNetwork(tuple(weights), tuple(biases), name=spec)
 
 
-def acas_cases() -> list[tuple[str, ReLUNetwork, Box]]:
-    net = load(ACAS / "ACASXU_run2a_1_1_batch_2000.onnx")
-    cases = []
-    for prop, corner in (("prop_1", 0.0), ("prop_2", 1.0)):  # both files give the same input box
-        box = read_vnnlib_box(ACAS / f"{prop}.vnnlib")
-        width = box.upper - box.lower
-        for frac in (0.05, 0.1, 0.15):
-            start = box.lower + (corner * (1 - frac) + (1 - corner) * (0.5 - frac / 2)) * width
-            where = "corner" if corner else "centre"
-            cases.append((f"ACAS Xu {prop} {where}, {frac:g} of each side", net, Box(start, start + frac * width)))
-    return cases
+def case(name: str):
+    """(network, box) for an issue network or 'acas-<scale>' (the prop_1 box's centre part)."""
+    from lrcount import Box, load
+    from lrcount.io import read_vnnlib_box
+
+    if name.startswith("acas-"):
+        scale = float(name.split("-")[1])
+        box = read_vnnlib_box(ACAS / "prop_1.vnnlib")
+        mid, half = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2 * scale
+        return load(ACAS / "ACASXU_run2a_1_1_batch_2000.onnx"), Box(mid - half, mid + half)
+    return issue_network(name), Box(-1.0, 1.0)
 
 
-def naive_restart(net: ReLUNetwork, box: Box, time_limit: float) -> tuple[int, float, bool]:
-    """Solve, record the pattern, add its no-good, solve again from scratch."""
-    problem = CountingProblem.build(net, box)
-    encoding = encode(problem)
-    model = encoding.model
-    start, count = time.perf_counter(), 0
-    while time.perf_counter() - start < time_limit:
-        model.setParam("limits/time", max(1e-3, time_limit - (time.perf_counter() - start)))
-        model.optimize()
-        if model.getStatus() == "infeasible":
-            return count, time.perf_counter() - start, True
-        if model.getNSols() == 0:
-            break
-        signs = read_signs(model, encoding.binaries, model.getBestSol())
-        count += 1
-        model.freeTransform()
-        model.addCons(no_good(encoding.binaries, signs))
-    return count, time.perf_counter() - start, False
+def measure(name: str, engine: str, time_limit: float) -> tuple[int, bool, float, float]:
+    """Run in a child process: (count, complete, seconds, peak RSS in MB)."""
+    net, box = case(name)
+    if engine == "regioncam":
+        import regioncam
+
+        start = time.perf_counter()
+        rc = regioncam.Regioncam(1.0)
+        for w, b in net.hidden_layers:
+            rc.linear(w.T.astype(np.float32), b.astype(np.float32))
+            rc.relu()
+        count, complete, seconds = rc.num_faces, True, time.perf_counter() - start
+    else:
+        from lrcount import count_regions
+
+        result = count_regions(net, box, engine=engine, time_limit=time_limit)
+        count, complete, seconds = result.count, result.complete, result.seconds
+    return count, complete, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def row(name, engine, result_count, complete, seconds) -> str:
-    rate = result_count / seconds if seconds > 0 else float("inf")
-    flag = "" if complete else " (incomplete)"
-    return f"| {name} | {engine} | {result_count}{flag} | {seconds:.2f} | {rate:,.0f} |"
+def run_isolated(pool_context, name, engine, time_limit):
+    with pool_context.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(measure, (name, engine, time_limit))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="the first four networks only")
-    parser.add_argument("--no-acas", action="store_true")
-    parser.add_argument("--time-limit", type=float, default=120.0)
-    parser.add_argument("--baseline-limit", type=float, default=30.0, help="seconds for the naive baseline")
+    from lrcount.engines import engines_for
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="five small networks, no ACAS Xu, no large networks")
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per count (default 120)")
+    parser.add_argument("--engines", default="auto,planar,split,milp,scip-count", help="comma-separated engines")
     args = parser.parse_args()
-    cases = suite(args.quick) + ([] if args.no_acas or not ACAS.exists() else acas_cases())
-    print("| network | engine | regions | seconds | regions/s |")
-    print("|---|---|---|---|---|")
-    for name, net, box in cases:
-        rates = {}
-        for engine in ENGINES:
-            result = count_regions(net, box, engine=engine, time_limit=args.time_limit)
-            rates[engine] = result.count / result.seconds
-            print(row(name, engine, result.count, result.complete, result.seconds), flush=True)
-        count, seconds, complete = naive_restart(net, box, args.baseline_limit)
-        rates["naive"] = count / seconds
-        print(row(name, "naive restart (baseline)", count, complete, seconds), flush=True)
-        best = max(ENGINES, key=rates.get)
-        print(f"|  | speed-up of {best} over the baseline | | | {rates[best] / rates['naive']:.1f}x |", flush=True)
+    engines = args.engines.split(",")
+    names = QUICK if args.quick else list(ISSUE_NETWORKS) + LARGE_NETWORKS
+    if not args.quick and ACAS.exists():
+        names += [f"acas-{scale}" for scale in ACAS_NNENUM]
+    context = multiprocessing.get_context("spawn")
+    print("| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this (issue 6) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        dim = 5 if name.startswith("acas") else int(name.split("-")[0])
+        nnenum = ACAS_NNENUM.get(float(name.split("-")[1])) if name.startswith("acas") else ISSUE_NETWORKS.get(name)
+        baseline = None
+        if dim == 2:
+            count, _, baseline, peak = run_isolated(context, name, "regioncam", args.time_limit)
+            print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |", flush=True)
+        for engine in engines:
+            if engine != "auto" and engine not in engines_for(dim):
+                continue
+            count, complete, seconds, peak = run_isolated(context, name, engine, args.time_limit)
+            shown = f"{count}" if complete else f">= {count} (time limit)"
+            ratio = f"{seconds / baseline:.1f}x slower" if baseline else ""
+            versus = f"{nnenum / seconds:.2f}" if nnenum and complete else ""
+            print(f"| {name} | {engine} | {shown} | {seconds:.3f} | {count / seconds:,.0f} | {peak:.0f} | {ratio} | {versus} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

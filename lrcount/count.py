@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -12,7 +13,7 @@ from tqdm import tqdm
 from .domain import Domain
 from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
 from .errors import LRCountError
-from .lp import c_stdout_redirected
+from .lp import solvers_silenced
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
 
@@ -116,8 +117,8 @@ def count_regions(
     if return_regions and name == "scip-count":
         raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
-    bar = tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress, leave=False)
-    with bar, c_stdout_redirected():  # SoPlex writes notes to fd 1; keep stdout for results
+    with solvers_silenced(), tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress,
+                                  leave=False, file=sys.stderr) as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,

@@ -22,17 +22,40 @@ def c_stdout_redirected(target_fd: int | None = None):
 
     Solvers print banners and warnings straight to fd 1, past Python's ``sys.stdout``.
     """
+    with _fd_redirected(1, target_fd):
+        yield
+
+
+@contextmanager
+def solvers_silenced():
+    """Silence what C code writes to fds 1 and 2 (SCIP, SoPlex and HiGHS notes such as
+    "Cannot set feasibility tolerance ... without GMP"), while Python's ``sys.stderr`` (progress
+    bars, warnings, errors) keeps writing to the real stderr."""
+    sys.stderr.flush()
+    real_stderr = os.fdopen(os.dup(2), "w", buffering=1)
+    previous, sys.stderr = sys.stderr, real_stderr
+    try:
+        with _fd_redirected(1), _fd_redirected(2):
+            yield
+    finally:
+        sys.stderr = previous
+        real_stderr.close()
+
+
+@contextmanager
+def _fd_redirected(fd: int, target_fd: int | None = None):
+    """Point file descriptor ``fd`` at ``target_fd`` (default: /dev/null) for a while."""
     sys.stdout.flush()
     _libc.fflush(None)
-    saved = os.dup(1)
+    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY) if target_fd is None else None
     try:
-        os.dup2(devnull if target_fd is None else target_fd, 1)
+        os.dup2(devnull if target_fd is None else target_fd, fd)
         yield
     finally:
         sys.stdout.flush()
-        _libc.fflush(None)  # C stdio buffers what solvers print: flush before fd 1 moves back
-        os.dup2(saved, 1)
+        _libc.fflush(None)  # C stdio buffers what solvers print: flush before the fd moves back
+        os.dup2(saved, fd)
         os.close(saved)
         if devnull is not None:
             os.close(devnull)

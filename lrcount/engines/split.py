@@ -147,7 +147,7 @@ class _Splitter:
         self.lp = _ChebyshevLP(problem)
         chart = problem.chart
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
-        self.box_lps = 2 * chart.dim
+        self.box_lps = chart.dim
         self.count = 0
         self.patterns: list[np.ndarray] = []
         self.points: list[np.ndarray] = []
@@ -156,15 +156,16 @@ class _Splitter:
         radius, x = self.lp.solve()
         if radius < self.eps:
             return None
-        return self._enter(0, AffineMap.identity(self.lp.k), (), x, radius, self.lp.n_rows)
+        return self._enter(0, AffineMap.identity(self.lp.k), (), x, radius, self.lp.n_rows, self.mid, self.half)
 
-    def _enter(self, l: int, affine: AffineMap, path: tuple, x, radius, n_rows) -> _Frame | None:
-        """Enter layer ``l`` on a region where ``h^{l-1} = affine(u)``; decide what bounds can."""
+    def _enter(self, l: int, affine: AffineMap, path: tuple, x, radius, n_rows, mid, half) -> _Frame | None:
+        """Enter layer ``l`` on a region where ``h^{l-1} = affine(u)``, inside the box
+        ``mid +- half`` (its parent's); decide what bounds can."""
         if l == len(self.layers):
             self._found(path, x)
             return None
         pieces = affine.layer(*self.layers[l])
-        mid, half, points = self.mid, self.half, np.zeros((0, self.lp.k))
+        points = np.zeros((0, self.lp.k))
         for attempt in range(2):
             centre = pieces.G @ mid + pieces.gamma
             spread = np.abs(pieces.G) @ half
@@ -192,7 +193,7 @@ class _Splitter:
                 return []
         if frame.todo.size == 0:
             child = self._enter(frame.layer + 1, frame.pieces.restrict(frame.on), (*frame.path, frame.on),
-                                frame.x, frame.radius, lp.n_rows)
+                                frame.x, frame.radius, lp.n_rows, frame.mid, frame.half)
             return [] if child is None else [child]
         i, rest = frame.todo[0], frame.todo[1:]
         pieces = frame.pieces
