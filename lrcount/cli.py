@@ -19,6 +19,7 @@ from .domain import Box
 from .engines import ENGINE_NAMES
 from .errors import LRCountError
 from .lp import c_stdout_redirected
+from .region import EPSILON
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -63,7 +64,7 @@ def cmd_count(args) -> str:
     from .io import load
 
     if args.regions and args.engine == "scip-count":
-        raise LRCountError("--regions needs an engine that lists regions: milp or lp")
+        raise LRCountError("--regions needs an engine that lists regions: auto, planar, split or milp")
     network = load(args.model)
     domain = _domain_from_args(args)
     if domain is None and network.default_box is None:
@@ -182,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES))
     count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
-    count.add_argument("--epsilon", type=float, default=1e-6, help="margin that makes a pattern a region (default 1e-6)")
+    count.add_argument("--epsilon", type=float, default=EPSILON,
+                       help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
     count.add_argument("--json", action="store_true", help="print one JSON object")
     count.add_argument("--regions", metavar="OUT.npz", help="save each region's pattern and an interior point")
     count.add_argument("--quiet", action="store_true", help="no progress line")

@@ -17,10 +17,6 @@ from .lp import solvers_silenced
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
 
-#: ``auto`` runs the one-tree MILP below this domain dimension and the LP splitter from it on:
-#: in docs/benchmarks.md the MILP is faster in dimensions 1-4 (up to 3.7x) and the LP splitter
-#: in dimension 5 (2x on a [5, 10, 10] net and on ACAS Xu).
-AUTO_LP_MIN_DIM = 5
 
 
 @dataclass
@@ -67,7 +63,8 @@ class CountResult:
 
 
 def pick_engine(problem: CountingProblem) -> str:
-    """The engine ``auto`` runs: ``milp`` in low dimension, ``lp`` from dimension 5 on."""
+    """The engine ``auto`` runs: ``planar`` for domains of dimension 1 and 2, ``split`` above
+    (the fastest exact engines in every row of docs/benchmarks.md)."""
     return "planar" if problem.chart.dim <= 2 else "split"
 
 
@@ -91,8 +88,9 @@ def count_regions(
         A :class:`~lrcount.Box`, :class:`~lrcount.Polytope` or :class:`~lrcount.Subspace`;
         default: the box stored with the network (from an ``.npz`` file).
     engine
-        ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter), ``"lp"``
-        (region splitting with HiGHS) or ``"auto"``.
+        ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"split"``
+        (region splitting with bounds and LPs), ``"milp"`` (one SCIP tree with no-goods),
+        ``"scip-count"`` (SCIP's counter) or ``"auto"`` (planar in dimensions 1-2, split above).
     time_limit
         Seconds; when it passes, the regions found so far are returned with
         ``complete=False``. Ctrl-C does the same.
@@ -100,9 +98,11 @@ def count_regions(
         Show a progress line (regions, rate, elapsed) on stderr for runs over a second.
     return_regions
         Also return each region's activation pattern (all hidden neurons, layer by layer) and
-        an interior point (in input coordinates, with margin >= epsilon).
+        an interior point (in input coordinates): the centre of the region's largest ball
+        (milp, planar) or of a ball of radius >= epsilon in it (split).
     epsilon
-        The margin that makes a pattern a full-dimensional region (:mod:`lrcount.problem`).
+        A pattern is a region iff its set holds a ball of this radius, relative to the radius
+        of the domain's largest ball (:mod:`lrcount.region`).
     """
     if engine != "auto" and engine not in ENGINE_NAMES:
         raise LRCountError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINE_NAMES)}")
@@ -115,7 +115,7 @@ def count_regions(
     if name in MILP_ENGINES:
         problem = CountingProblem.build(network, domain, epsilon, tighten=True)
     if return_regions and name == "scip-count":
-        raise LRCountError("engine scip-count counts without listing regions; use milp or lp to get them")
+        raise LRCountError("engine scip-count counts without listing regions; use split, planar or milp to get them")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
     with solvers_silenced(), tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress,
                                   leave=False, file=sys.stderr) as bar:

@@ -32,14 +32,20 @@ def solvers_silenced():
     "Cannot set feasibility tolerance ... without GMP"), while Python's ``sys.stderr`` (progress
     bars, warnings, errors) keeps writing to the real stderr."""
     sys.stderr.flush()
-    real_stderr = os.fdopen(os.dup(2), "w", buffering=1)
-    previous, sys.stderr = sys.stderr, real_stderr
+    try:
+        on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a captured or in-memory stream
+        on_fd2 = False
+    real_stderr = os.fdopen(os.dup(2), "w", buffering=1) if on_fd2 else None
+    previous = sys.stderr
     try:
         with _fd_redirected(1), _fd_redirected(2):
+            sys.stderr = real_stderr or previous
             yield
     finally:
         sys.stderr = previous
-        real_stderr.close()
+        if real_stderr is not None:
+            real_stderr.close()
 
 
 @contextmanager

@@ -115,8 +115,10 @@ def _inscribed_radius_bounds(verts, owner, n) -> tuple[np.ndarray, np.ndarray]:
     return ratio, 2 * ratio
 
 
-def _polygon_radius(points: np.ndarray) -> float:
-    """The exact inscribed radius of a convex polygon given by its vertices in cyclic order."""
+def _polygon_ball(points: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """The largest ball in a convex polygon (vertices in cyclic order) or segment: radius, centre."""
+    if points.shape[1] == 1:
+        return (points.max() - points.min()) / 2, np.array([(points.max() + points.min()) / 2])
     edges = np.roll(points, -1, axis=0) - points
     normals = np.c_[edges[:, 1], -edges[:, 0]]
     if np.sum(normals * (points.mean(axis=0) - points), axis=1).sum() > 0:  # orient outwards
@@ -125,7 +127,7 @@ def _polygon_radius(points: np.ndarray) -> float:
     ok = lengths > 0
     A, c = normals[ok], np.sum(normals * points, axis=1)[ok]
     ball = inscribed_ball(A, c, points.min(axis=0), points.max(axis=0))
-    return ball.value if ball.status == "optimal" else -np.inf
+    return (ball.value, ball.x) if ball.status == "optimal" else (-np.inf, None)
 
 
 def _keep_thick(verts, owner, n, epsilon) -> np.ndarray:
@@ -136,7 +138,7 @@ def _keep_thick(verts, owner, n, epsilon) -> np.ndarray:
     if unsure.size:
         starts = np.searchsorted(owner, np.arange(n + 1))
         for cell in unsure:
-            keep[cell] = _polygon_radius(verts[starts[cell]:starts[cell + 1]]) >= epsilon
+            keep[cell] = _polygon_ball(verts[starts[cell]:starts[cell + 1]])[0] >= epsilon
     return keep
 
 
@@ -208,11 +210,9 @@ class _PlanarSplitter:
     def _found(self, cells: _Cells) -> None:
         self.count += cells.n
         if self.collect:
-            centres = np.stack([np.bincount(cells.owner, weights=cells.verts[:, j], minlength=cells.n)
-                                for j in range(cells.verts.shape[1])], axis=1)
-            centres /= np.bincount(cells.owner, minlength=cells.n)[:, None]
+            starts = cells.starts
             self.patterns.extend(cells.patterns)
-            self.points.extend(centres)
+            self.points.extend(_polygon_ball(cells.verts[starts[j]:starts[j + 1]])[1] for j in range(cells.n))
         for _ in range(cells.n):
             self.on_region()
 

@@ -37,6 +37,8 @@ from . import EngineRun
 INF = highspy.kHighsInf
 #: Relative padding of a bounding box from LPs, far above their feasibility tolerance.
 _BOX_PAD = 1e3 * FEASTOL
+#: A box is recomputed inside a layer once this many cut rows were added since it was made.
+_STALE_ROWS = 3
 
 
 class _ChebyshevLP:
@@ -118,6 +120,7 @@ class _Frame:
     mid: np.ndarray  # centre and half-widths of a box around the layer's entry region
     half: np.ndarray
     points: np.ndarray  # points known to lie in the region (rows)
+    box_rows: int  # the LP's rows when the box was computed
 
 
 def _witness(x, radius, distance, points, point_distances) -> tuple[np.ndarray, float]:
@@ -165,21 +168,34 @@ class _Splitter:
             self._found(path, x)
             return None
         pieces = affine.layer(*self.layers[l])
-        points = np.zeros((0, self.lp.k))
-        for attempt in range(2):
-            centre = pieces.G @ mid + pieces.gamma
-            spread = np.abs(pieces.G) @ half
-            todo = np.flatnonzero(~pieces.constant & (centre - spread <= 0) & (centre + spread > 0))
-            if attempt or todo.size <= self.box_lps:
-                break
-            lower, upper, points = self.lp.bounding_box()
-            mid, half = (lower + upper) / 2, (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(mid))
-        on = np.where(pieces.constant, pieces.on_if_constant, centre - spread > 0)
+        on = pieces.on_if_constant.copy()
+        frame = _Frame(l, pieces, np.flatnonzero(~pieces.constant), on, path, x, radius, n_rows, None,
+                       mid, half, np.zeros((0, self.lp.k)), n_rows)
+        self._settle_by_box(frame)
+        if frame.todo.size > self.box_lps:
+            self._tighten_box(frame)
         # Hyperplanes far from the witness rarely cut the region: settle them first, once, before
         # the splits multiply the sub-regions they would be tested in.
-        reach = np.abs(pieces.G[todo] @ x + pieces.gamma[todo]) / spread[todo]
-        todo = todo[np.argsort(-reach, kind="stable")]
-        return _Frame(l, pieces, todo, on, path, x, radius, n_rows, None, mid, half, points)
+        todo = frame.todo
+        reach = np.abs(pieces.G[todo] @ x + pieces.gamma[todo]) / (np.abs(pieces.G[todo]) @ frame.half)
+        frame.todo = todo[np.argsort(-reach, kind="stable")]
+        return frame
+
+    @staticmethod
+    def _settle_by_box(frame: _Frame) -> None:
+        """Decide the undecided neurons whose sign is constant on the frame's box."""
+        pieces, todo = frame.pieces, frame.todo
+        centre = pieces.G[todo] @ frame.mid + pieces.gamma[todo]
+        spread = np.abs(pieces.G[todo]) @ frame.half
+        frame.on[todo] = centre - spread > 0
+        frame.todo = todo[(centre - spread <= 0) & (centre + spread > 0)]
+
+    def _tighten_box(self, frame: _Frame) -> None:
+        """Replace the frame's box by its region's bounding box (2k LPs) and settle by it."""
+        lower, upper, frame.points = self.lp.bounding_box()
+        frame.mid, frame.half = (lower + upper) / 2, (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(frame.mid))
+        frame.box_rows = self.lp.n_rows
+        self._settle_by_box(frame)
 
     def expand(self, frame: _Frame) -> list[_Frame]:
         """Make ``frame``'s region current in the LP and return its children."""
@@ -191,6 +207,8 @@ class _Splitter:
             frame.radius, frame.x = lp.solve()
             if frame.radius < self.eps:
                 return []
+        if frame.todo.size > self.box_lps and lp.n_rows - frame.box_rows >= _STALE_ROWS:
+            self._tighten_box(frame)
         if frame.todo.size == 0:
             child = self._enter(frame.layer + 1, frame.pieces.restrict(frame.on), (*frame.path, frame.on),
                                 frame.x, frame.radius, lp.n_rows, frame.mid, frame.half)
@@ -211,7 +229,8 @@ class _Splitter:
             on[i] = side
             row = (-sign * pieces.G[i] / pieces.norms[i], sign * pieces.gamma[i] / pieces.norms[i])
             children.append(_Frame(frame.layer, pieces, rest, on, frame.path, x, radius if radius >= self.eps else -1.0,
-                                   lp.n_rows, row, frame.mid, frame.half, frame.points[sign * at_points >= 0]))
+                                   lp.n_rows, row, frame.mid, frame.half, frame.points[sign * at_points >= 0],
+                                   frame.box_rows))
         return children
 
     def _found(self, path: tuple, x: np.ndarray) -> None:
