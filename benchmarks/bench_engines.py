@@ -30,7 +30,7 @@ ISSUE_NETWORKS = {
 }
 ACAS_NNENUM = {0.1: 0.47, 0.15: None}
 #: Networks with about 10^5 regions, for the "10^5 regions in under a minute" target.
-LARGE_NETWORKS = ["2-256-256-256-1", "3-48-48-48-1"]
+LARGE_NETWORKS = ["2-320-320-320-1", "3-48-48-48-1"]
 QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 

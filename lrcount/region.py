@@ -67,12 +67,17 @@ class AffineMap:
     def layer(self, w: np.ndarray, b: np.ndarray) -> LayerPieces:
         """The pre-activations ``g = w h + b`` of the next layer as affine functions of u."""
         abs_w = np.abs(w)
-        G, G_abs = w @ self.M, abs_w @ self.M_abs
+        G, G_abs = _left_multiply(w, self.M), _left_multiply(abs_w, self.M_abs)
         gamma, gamma_abs = self.m @ w.T + b, self.m_abs @ abs_w.T + np.abs(b)
         constant = np.max(np.abs(G), axis=-1, initial=0.0) <= CONSTANT_RTOL * np.max(G_abs, axis=-1, initial=0.0)
         norms = np.where(constant, 1.0, np.linalg.norm(G, axis=-1))
         on_if_constant = gamma > CONSTANT_RTOL * gamma_abs
         return LayerPieces(G, gamma, norms, constant, on_if_constant, G_abs, gamma_abs)
+
+
+def _left_multiply(w: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``w @ M``, for a batch of maps ``M`` (cells x width x k) as one matrix product."""
+    return w @ M if M.ndim == 2 else np.tensordot(M, w, axes=([1], [1])).transpose(0, 2, 1)
 
 
 @dataclass(frozen=True)

@@ -186,20 +186,26 @@ class _PlanarSplitter:
         batched = cells.affine if cells.affine.M.ndim == 3 else _broadcast(cells.affine, cells.n)
         pieces: LayerPieces = batched.layer(*self.layers[l])
         width = pieces.gamma.shape[1]
+        planes = np.concatenate([pieces.G, pieces.gamma[..., None]], axis=-1) / pieces.norms[..., None]
         entry = np.arange(cells.n)  # each cell's cell at the layer's entry
         on = np.zeros((cells.n, width), bool)
         verts, owner, n = cells.verts, cells.owner, cells.n
         for i in range(width):
             self.should_stop()
-            G, gamma, norm = pieces.G[entry, i], pieces.gamma[entry, i], pieces.norms[entry, i]
             forced = np.where(pieces.constant[entry, i], np.where(pieces.on_if_constant[entry, i], 1, -1), 0)
-            distance = (np.sum(G[owner] * verts, axis=1) + gamma[owner]) / norm[owner]
+            plane = planes[entry, i][owner]  # each vertex's cell's unit normal and offset
+            distance = np.einsum("ij,ij->i", plane[:, :-1], verts) + plane[:, -1]
             verts, owner, n_new, parent, side = _split(verts, owner, n, distance, forced)
             if n_new != n:
-                keep = _keep_thick(verts, owner, n_new, self.problem.epsilon)
-                kept = np.flatnonzero(keep)
-                verts, owner = _Cells(verts, owner, n_new, None, None).select(kept)
-                parent, side, n_new = parent[kept], side[kept], len(kept)
+                first_new = n_new - 2 * (n_new - n)  # the halves of split cells come last
+                tail = np.searchsorted(owner, first_new)
+                keep = np.ones(n_new, bool)
+                keep[first_new:] = _keep_thick(verts[tail:], owner[tail:] - first_new, n_new - first_new,
+                                               self.problem.epsilon)
+                if not keep.all():
+                    kept = np.flatnonzero(keep)
+                    verts, owner = _Cells(verts, owner, n_new, None, None).select(kept)
+                    parent, side, n_new = parent[kept], side[kept], len(kept)
             entry, on, n = entry[parent], on[parent], n_new
             on[:, i] = side
         affine = AffineMap(pieces.G[entry], pieces.gamma[entry], pieces.G_abs[entry], pieces.gamma_abs[entry])
