@@ -46,8 +46,10 @@ def check_widths(widths) -> list[int]:
 
 
 def check_densities(widths: list[int], densities) -> list[float]:
-    """One density in (0, 1] per hidden layer."""
-    densities = [float(p) for p in densities]
+    """One density in (0, 1] per hidden layer; a single number applies to every layer."""
+    densities = [float(p) for p in np.atleast_1d(np.asarray(densities, dtype=float))]
+    if len(densities) == 1:
+        densities *= len(widths) - 1
     if len(densities) != len(widths) - 1:
         raise LRCountError(
             f"give one density per hidden layer: {len(widths) - 1} for widths {widths}, got {len(densities)}"
@@ -120,9 +122,18 @@ def serra2018(widths, ranks: list[int] | None = None) -> int:
     ``prod_l C(n_l, j_l)``. With ``ranks``, the rank-refined form: the dimension that reaches
     layer l is also capped by rank(W^l)."""
     widths = check_widths(widths)
-    if ranks is not None and len(ranks) != len(widths) - 1:
-        raise LRCountError(f"give one rank per hidden layer ({len(widths) - 1}), got {len(ranks)}")
+    if ranks is not None:
+        check_ranks(widths, ranks)
     return layered_bound(widths[0], _dense_layers(widths, ranks))
+
+
+def check_ranks(widths: list[int], ranks: list[int]) -> None:
+    """One rank per hidden layer, each within what an n_l x n_{l-1} matrix allows."""
+    if len(ranks) != len(widths) - 1:
+        raise LRCountError(f"give one rank per hidden layer ({len(widths) - 1}), got {len(ranks)}")
+    for l, (rank, n_in, n_out) in enumerate(zip(ranks, widths[:-1], widths[1:]), start=1):
+        if not 0 <= rank <= min(n_in, n_out):
+            raise LRCountError(f"layer {l} is {n_out} x {n_in}: its rank lies in [0, {min(n_in, n_out)}], got {rank}")
 
 
 def serra2018_lower(widths) -> int:
@@ -269,8 +280,10 @@ def log10(value: Number) -> float:
         return float(value.log10())
     if isinstance(value, Fraction):
         return log10(value.numerator) - log10(value.denominator)
-    digits = len(str(value))
-    return digits - 1 + math.log10(value / 10 ** (digits - 1)) if digits > 300 else math.log10(value)
+    if value.bit_length() > 1000:  # beyond floats: keep the leading 64 bits
+        shift = value.bit_length() - 64
+        return math.log10(value >> shift) + shift * math.log10(2)
+    return math.log10(value)
 
 
 # -- one given network -----------------------------------------------------------------------------
@@ -406,6 +419,12 @@ def optimize_densities(widths, total_density: float, *, method: str = "auto") ->
         raise LRCountError("the quadratic recipe is for two pruned layers; use method 'search'")
     if method not in ("quadratic", "search"):
         raise LRCountError(f"unknown method {method!r}; use quadratic, search or auto")
+    sizes = _layer_sizes(widths)
+    if total_density * sizes.sum() < n_layers:
+        raise LRCountError(
+            f"total density {total_density:g} keeps {total_density * sizes.sum():.3g} of {int(sizes.sum())} weights; "
+            f"every layer needs at least one (total density >= {n_layers / sizes.sum():.3g})"
+        )
     uniform = [total_density] * n_layers
     if total_density == 1.0 or n_layers == 1:
         optimized = uniform
@@ -435,7 +454,11 @@ class BoundValue:
     def decimal(self) -> str:
         """The value as a decimal string: exact for integers, ``PRECISION`` digits otherwise."""
         if isinstance(self.value, int):
-            return str(self.value)
+            if self.value.bit_length() < 10_000:  # Python refuses str() of ints over 4300 digits
+                return str(self.value)
+            shift = int(self.log10) - PRECISION
+            digits = str(self.value // 10**shift)  # the leading digits, exact
+            return f"{digits[0]}.{digits[1:]}e+{shift + len(digits) - 1}"
         with localcontext(Context(prec=PRECISION)):
             value = self.value if isinstance(self.value, Decimal) else Decimal(self.value.numerator) / self.value.denominator
             return format(value.normalize(), "f")
@@ -466,6 +489,8 @@ def compute_bounds(
     widths = check_widths(widths)
     if method != "all" and method not in METHODS:
         raise LRCountError(f"unknown bound method {method!r}; choose from all, {', '.join(METHODS)}")
+    if ranks is not None:
+        check_ranks(widths, ranks)  # given by the user: an error, not a silently dropped bound
     if network is not None and ranks is None:
         ranks = [int(np.linalg.matrix_rank(w)) for w, _ in network.hidden_layers]
     makers = {

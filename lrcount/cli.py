@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
 
+from . import __version__
+from .bounds import METHODS as BOUND_METHODS
 from .count import CountResult, count_regions
 from .domain import Box
 from .engines import ENGINE_NAMES
@@ -50,6 +53,7 @@ def _report_count(result: CountResult, args) -> str:
             complete=result.complete,
             count=result.count,
         )
+        print(f"lrcount: wrote {result.count} regions (patterns, interior points) to {args.regions}", file=sys.stderr)
     if args.json:
         return result.to_json()
     lines = [result.summary()]
@@ -65,6 +69,8 @@ def cmd_count(args) -> str:
 
     if args.regions and args.engine == "scip-count":
         raise LRCountError("--regions needs an engine that lists regions: auto, planar, split or milp")
+    if args.regions:
+        args.regions = _regions_path(args.regions, args.model)
     network = load(args.model)
     domain = _domain_from_args(args)
     if domain is None and network.default_box is None:
@@ -93,21 +99,47 @@ def cmd_example(args) -> str:
     return "\n".join(lines)
 
 
-def _int_list(text: str) -> list[int]:
+def _regions_path(path: str, model: str) -> str:
+    """Where ``--regions`` writes (numpy adds ``.npz``), checked before the count so that a long
+    count is never lost to a bad path, and never the model file itself."""
+    from pathlib import Path
+
+    target = Path(path if path.endswith(".npz") else path + ".npz")
+    if Path(path).is_dir() or target.is_dir():
+        raise LRCountError(f"--regions {path} is a directory; give a file name such as {Path(path) / 'regions.npz'}")
+    if not target.parent.is_dir():
+        raise LRCountError(f"--regions: the directory {target.parent} does not exist; create it first")
+    if not os.access(target.parent, os.W_OK):
+        raise LRCountError(f"--regions: cannot write in {target.parent} (permission denied)")
+    if target.exists() and target.resolve() == Path(model).resolve():
+        raise LRCountError(f"--regions {path} would overwrite the model; choose another name")
+    return str(target)
+
+
+def _number_list(text: str, kind: type, what: str) -> list:
+    items = [v.strip() for v in text.split(",")]
+    if text.strip() and items[-1] == "":
+        items = items[:-1]  # a trailing comma
+    if not text.strip() or "" in items:
+        raise LRCountError(f"expected {what} separated by commas, got {text!r} (an empty item)")
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        return [kind(v) for v in items]
     except ValueError:
-        raise LRCountError(f"expected whole numbers separated by commas, got {text!r}") from None
+        raise LRCountError(f"expected {what} separated by commas, got {text!r}") from None
+
+
+def _int_list(text: str) -> list[int]:
+    return _number_list(text, int, "whole numbers")
 
 
 def _float_list(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise LRCountError(f"expected numbers separated by commas, got {text!r}") from None
+    return _number_list(text, float, "numbers")
 
 
 def _format_value(value: str) -> str:
+    if "e+" in value:  # already scientific (integers of thousands of digits)
+        mantissa, exponent = value.split("e+")
+        return f"{mantissa[:7]}e+{exponent}"
     digits = value.split(".")[0]
     return value if len(digits) <= 24 else f"{digits[0]}.{digits[1:6]}e+{len(digits) - 1}"
 
@@ -134,6 +166,8 @@ def cmd_bound(args) -> dict | str:
         widths = bounds.check_widths(_int_list(args.widths))
     else:
         raise LRCountError("give --widths N0,N1,... or a MODEL")
+    if args.seed < 0:
+        raise LRCountError(f"--seed must be a whole number >= 0, got {args.seed}")
     densities = _float_list(args.density) if args.density else (
         network.densities() if network is not None and min(network.densities()) < 1 else None)
     if densities is not None:
@@ -174,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lrcount", description="Count the linear regions of ReLU networks exactly, and bound them."
     )
+    parser.add_argument("--version", action="version", version=f"lrcount {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     count = sub.add_parser("count", help="count the regions of a model in a domain")
@@ -181,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = count.add_mutually_exclusive_group()
     where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
     where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
-    count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES))
+    count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
+                       help="planar (1-D, 2-D domains), split (any), milp, scip-count; auto (default) "
+                            "picks planar in 1-D and 2-D and split above")
     count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
     count.add_argument("--epsilon", type=float, default=EPSILON,
                        help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
@@ -191,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     count.set_defaults(run=cmd_count)
 
     example = sub.add_parser("example", help="count the regions of a small built-in network with every engine")
-    example.add_argument("--json", action="store_true")
+    example.add_argument("--json", action="store_true", help="print one JSON object")
     example.set_defaults(run=cmd_example)
 
     bound = sub.add_parser("bound", help="analytical bounds for an architecture or a model")
@@ -199,18 +236,31 @@ def build_parser() -> argparse.ArgumentParser:
     bound.add_argument("--widths", help="input dimension and hidden widths, e.g. 784,100,100")
     bound.add_argument("--density", help="per-layer densities for the sparsity-aware bound, e.g. 0.01,0.01")
     bound.add_argument("--ranks", help="per-layer ranks for serra2018-rank")
-    bound.add_argument("--method", default="all", help="one bound method or all (default)")
+    bound.add_argument("--method", default="all",
+                       help=f"all (default) or one of: {', '.join(BOUND_METHODS)}")
     bound.add_argument("--rank-probabilities", default="binomial", choices=("binomial", "mc"),
                        help="P(rank) for cai2023: binomial approximation or Monte Carlo")
     bound.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo rank distribution")
     bound.add_argument("--total-density", type=float, help="with --optimize: the overall density to spread")
     bound.add_argument("--optimize", action="store_true", help="compare uniform and bound-optimised densities")
     where = bound.add_mutually_exclusive_group()
-    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"))
-    where.add_argument("--box-file", metavar="F")
-    bound.add_argument("--json", action="store_true")
+    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"),
+                       help="with MODEL: the box [LO, HI] on every input for the bound of this network")
+    where.add_argument("--box-file", metavar="F", help="with MODEL: a VNN-LIB file whose input bounds give the box")
+    bound.add_argument("--json", action="store_true", help="print one JSON object")
     bound.set_defaults(run=cmd_bound)
+    _accept_negative_numbers(parser)
     return parser
+
+
+def _accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
+    """Let ``--box -1e-3 1e-3`` parse: argparse takes ``-1e-3`` for an option unless told that
+    negative numbers in e-notation are numbers too."""
+    parser._negative_number_matcher = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _accept_negative_numbers(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lrcount: internal error: {type(exc).__name__}: {exc} (set LRCOUNT_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
-    print(output)
+    try:
+        print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader closed the pipe (| head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -106,17 +107,24 @@ def count_regions(
     """
     if engine != "auto" and engine not in ENGINE_NAMES:
         raise LRCountError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINE_NAMES)}")
-    if time_limit is not None and not time_limit > 0:
-        raise LRCountError(f"the time limit must be positive, got {time_limit}")
+    if time_limit is not None and not 0 < time_limit < math.inf:
+        raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit}; leave it out for no limit")
     domain = resolve_domain(domain, network.default_domain())
     start = time.perf_counter()
-    problem = CountingProblem.build(network, domain, epsilon)
-    name = pick_engine(problem) if engine == "auto" else engine
-    if name in MILP_ENGINES:
-        problem = CountingProblem.build(network, domain, epsilon, tighten=True)
-    if return_regions and name == "scip-count":
-        raise LRCountError("engine scip-count counts without listing regions; use split, planar or milp to get them")
-    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    name = engine
+    try:  # the time limit and Ctrl-C cover the set-up too
+        problem = CountingProblem.build(network, domain, epsilon)
+        name = pick_engine(problem) if engine == "auto" else engine
+        if return_regions and name == "scip-count":
+            raise LRCountError("engine scip-count counts without listing regions; use split, planar or milp to get them")
+        if name in MILP_ENGINES:
+            with solvers_silenced():
+                problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
+    except KeyboardInterrupt:
+        return CountResult(0, False, "userinterrupt", name, time.perf_counter() - start, epsilon, network.widths,
+                           0, domain.to_dict(), [])
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
     with solvers_silenced(), tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress,
                                   leave=False, file=sys.stderr) as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)

@@ -9,6 +9,17 @@ import numpy as np
 from .errors import LRCountError
 
 
+def _real_array(values, what: str) -> np.ndarray:
+    """``values`` as float64, refusing what a cast would silently change (complex numbers) or
+    cannot read (strings, objects)."""
+    array = np.asarray(values)
+    if array.dtype.kind == "c":
+        raise LRCountError(f"{what} has complex entries; lrcount counts regions of real-valued networks")
+    if array.dtype.kind not in "biuf":
+        raise LRCountError(f"{what} has entries of type {array.dtype}, not numbers; check how the model was saved")
+    return np.array(array, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class ReLUNetwork:
     """A feed-forward ReLU network ``x -> A_{L+1} relu(A_L ... relu(A_1 x))``.
@@ -38,14 +49,15 @@ class ReLUNetwork:
             )
         weights, biases = [], []
         for l, (w, b) in enumerate(zip(self.weights, self.biases)):
-            w = np.array(w, dtype=np.float64)
-            b = np.array(b, dtype=np.float64).reshape(-1)
+            w, b = _real_array(w, f"layer {l}: weight"), _real_array(b, f"layer {l}: bias").reshape(-1)
             if w.ndim != 2:
                 raise LRCountError(f"layer {l}: weight has shape {w.shape}; a matrix (out x in) is needed")
             if b.shape[0] != w.shape[0]:
                 raise LRCountError(
                     f"layer {l}: weight is {w.shape[0]} x {w.shape[1]} but bias has {b.shape[0]} entries"
                 )
+            if 0 in w.shape:
+                raise LRCountError(f"layer {l}: weight has shape {w.shape}; every layer needs at least one input and one output")
             if l > 0 and w.shape[1] != weights[-1].shape[0]:
                 raise LRCountError(
                     f"layer {l}: expects {w.shape[1]} inputs but layer {l - 1} has {weights[-1].shape[0]} outputs"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import time
+
 import highspy
 import numpy as np
 
@@ -64,9 +66,12 @@ def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> t
     return centre - spread, centre + spread
 
 
-def preactivation_bounds(net: ReLUNetwork, chart: Chart, *, tighten: bool = True) -> PreactivationBounds:
+def preactivation_bounds(
+    net: ReLUNetwork, chart: Chart, *, tighten: bool = True, deadline: float | None = None
+) -> PreactivationBounds:
     """Bounds of every hidden pre-activation of ``net`` (whose inputs are chart coordinates)
-    over the chart's polytope, with LP tightening unless ``tighten`` is False."""
+    over the chart's polytope, with LP tightening unless ``tighten`` is False; after
+    ``deadline`` (``time.monotonic()``) the remaining neurons keep their interval bounds."""
     lowers, uppers, states = [], [], []
     h_lo, h_hi = chart.lower, chart.upper
     relaxation = _Relaxation(chart) if tighten else None
@@ -75,6 +80,8 @@ def preactivation_bounds(net: ReLUNetwork, chart: Chart, *, tighten: bool = True
         needs_lp = (lo < 0) & (hi > 0) if (l > 0 or chart.A.shape[0] > 0) else np.zeros(len(b), bool)
         if relaxation is not None and needs_lp.any():
             for i in np.flatnonzero(needs_lp):
+                if deadline is not None and time.monotonic() > deadline:
+                    break
                 slack = LP_SLACK * (hi[i] - lo[i])
                 lo[i] = max(lo[i], relaxation.optimise(w[i], b[i], maximize=False) - slack)
                 hi[i] = min(hi[i], relaxation.optimise(w[i], b[i], maximize=True) + slack)

@@ -31,16 +31,18 @@ class CountingProblem:
 
     @classmethod
     def build(
-        cls, network: ReLUNetwork, domain: Domain, epsilon: float = EPSILON, *, tighten: bool = False
+        cls, network: ReLUNetwork, domain: Domain, epsilon: float = EPSILON, *, tighten: bool = False,
+        deadline: float | None = None,
     ) -> CountingProblem:
         """Restrict ``network`` to ``domain`` in unit-scaled coordinates, balance it and bound
         its pre-activations by interval arithmetic, and by LPs too if ``tighten`` (the MILP's
-        big-M constants need them; the splitting engines bound each region themselves)."""
+        big-M constants need them; the splitting engines bound each region themselves) until
+        ``deadline`` (a ``time.monotonic()`` value) passes."""
         if not 10 * FEASTOL <= epsilon <= 0.5:
             raise LRCountError(f"epsilon (relative to the domain's inscribed radius) must lie in [{10 * FEASTOL:g}, 0.5], got {epsilon:g}")
         chart = domain.chart(network.input_dim).unit_scaled()
         net = network.compose_input(chart.origin, chart.basis).balanced()
-        return cls(net, chart, preactivation_bounds(net, chart, tighten=tighten), epsilon)
+        return cls(net, chart, preactivation_bounds(net, chart, tighten=tighten, deadline=deadline), epsilon)
 
     @property
     def states(self) -> np.ndarray:

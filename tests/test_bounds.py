@@ -187,7 +187,7 @@ def test_bound_of_a_model_includes_the_network_bound(tmp_path, capsys):
 @pytest.mark.parametrize("args,fragment", [
     (["--widths", "3,-1"], "positive"), (["--widths", "3,0,2"], "positive"), (["--widths", "3"], "at least one hidden"),
     (["--widths", "3,4,4", "--density", "0,0.5"], "(0, 1]"), (["--widths", "3,4,4", "--density", "0.5,1.2"], "(0, 1]"),
-    (["--widths", "3,4,4", "--density", "0.5"], "one density per hidden layer"),
+    (["--widths", "3,4,4", "--density", "0.5,0.5,0.5"], "one density per hidden layer"),
     (["--widths", "3,4,4", "--method", "nope"], "unknown bound method"),
     (["--widths", "3,4,4", "--method", "network"], "needs a MODEL"),
     (["--widths", "a,b"], "whole numbers"), (["/no/such/model.npz"], "no such file"),

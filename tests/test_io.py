@@ -128,5 +128,5 @@ def test_vnnlib_written_here(tmp_path):
 
 def test_vnnlib_missing_bound(tmp_path):
     (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1.5))\n")
-    with pytest.raises(LRCountError, match="no lower and upper bound"):
+    with pytest.raises(LRCountError, match="lacks a lower or an upper bound"):
         read_vnnlib_box(tmp_path / "p.vnnlib")

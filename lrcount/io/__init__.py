@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import LRCountError
@@ -14,9 +15,7 @@ LOADERS = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".onnx": "onnx"}
 
 def load(path) -> ReLUNetwork:
     """Load a network; the file type is chosen by the suffix (.npz, .pt, .pth, .onnx)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LRCountError(f"no such file: {path}")
+    path = check_readable_file(path, "model")
     kind = LOADERS.get(path.suffix.lower())
     if kind is None:
         raise LRCountError(f"unknown model format {path.suffix!r}; use .npz, .pt, .pth or .onnx")
@@ -31,4 +30,27 @@ def load(path) -> ReLUNetwork:
     return load_onnx(path)
 
 
-__all__ = ["load", "load_npz", "save_npz", "read_vnnlib_box"]
+def check_readable_file(path, what: str) -> Path:
+    """``path`` as a Path if it is a regular file that can be read; otherwise a clear error
+    (missing, a directory, a device, a broken link or a link loop, no permission)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise LRCountError(f"{path} is a broken symbolic link; give the {what} file it should point to") from None
+        raise LRCountError(f"no such file: {path}") from None
+    except OSError as exc:  # a link loop (ELOOP), a name too long, ...
+        raise LRCountError(f"cannot open {path}: {exc.strerror}") from None
+    import stat
+
+    if stat.S_ISDIR(mode):
+        raise LRCountError(f"{path} is a directory; give the {what} file inside it")
+    if not stat.S_ISREG(mode):
+        raise LRCountError(f"{path} is not a regular file (a device or a pipe); give a {what} file")
+    if not os.access(path, os.R_OK):
+        raise LRCountError(f"{path} is not readable (permission denied)")
+    return path
+
+
+__all__ = ["check_readable_file", "load", "load_npz", "save_npz", "read_vnnlib_box"]

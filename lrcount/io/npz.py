@@ -15,11 +15,18 @@ from ..network import ReLUNetwork
 def load_npz(path) -> ReLUNetwork:
     """Read ``W0, b0, W1, b1, ...`` (PyTorch orientation, out x in) and an optional ``box`` of
     shape (n0, 2), the default domain. Pickled objects are refused."""
+    if not zipfile.is_zipfile(path):
+        raise LRCountError(f"{path} is not an .npz archive (a zip of .npy arrays W0, b0, ...); "
+                           "write one with lrcount.io.save_npz or numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an archive")
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise LRCountError(f"cannot read {path} as an .npz archive of arrays ({exc})") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        # never suggest allow_pickle: an untrusted pickle can run code
+        raise LRCountError(f"{path} holds something other than plain numeric arrays (objects or a damaged archive); "
+                           "save the weights as plain arrays with numpy.savez") from None
     layers = sorted(int(m.group(1)) for k in arrays if (m := re.fullmatch(r"W(\d+)", k)))
     if not layers:
         raise LRCountError(f"{path} holds no arrays W0, b0, W1, b1, ...; found {sorted(arrays)}")
