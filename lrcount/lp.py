@@ -121,9 +121,13 @@ def solve_lp(
     upper: np.ndarray,
     *,
     maximize: bool = False,
+    tolerance: float | None = None,
 ) -> LPResult:
     """Optimise ``cost @ x`` subject to ``a_ub @ x <= b_ub`` and ``lower <= x <= upper``."""
     h = new_highs()
+    if tolerance is not None:
+        h.setOptionValue("primal_feasibility_tolerance", tolerance)
+        h.setOptionValue("dual_feasibility_tolerance", tolerance)
     load_lp(h, cost, a_ub, b_ub, lower, upper, maximize=maximize)
     return run(h)
 
@@ -148,16 +152,20 @@ def load_lp(h: highspy.Highs, cost, a_ub, b_ub, lower, upper, *, maximize: bool 
     h.passModel(lp)
 
 
-def inscribed_ball(A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> LPResult:
+def inscribed_ball(
+    A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, tolerance: float | None = None
+) -> LPResult:
     """The largest ball in ``{t : A t <= c, lower <= t <= upper}`` (the Chebyshev centre LP,
     Boyd & Vandenberghe, Convex Optimization, sec. 8.5.1): maximise r subject to
     ``A_i t + r ||A_i|| <= c_i`` and ``lower + r <= t <= upper - r``. ``value`` is the radius
-    (negative or 'infeasible' when the set is empty) and ``x`` the centre."""
+    (negative or 'infeasible' when the set is empty) and ``x`` the centre; ``tolerance`` is
+    HiGHS's primal and dual feasibility tolerance (default: HiGHS's)."""
     k = len(lower)
     eye = np.eye(k)
     rows = np.vstack([np.c_[A, np.linalg.norm(A, axis=1)], np.c_[eye, np.ones(k)], np.c_[-eye, np.ones(k)]])
     rhs = np.concatenate([c, upper, -lower])
-    res = solve_lp(np.r_[np.zeros(k), 1.0], rows, rhs, np.r_[lower, -INF], np.r_[upper, INF], maximize=True)
+    res = solve_lp(np.r_[np.zeros(k), 1.0], rows, rhs, np.r_[lower, -INF], np.r_[upper, INF], maximize=True,
+                   tolerance=tolerance)
     if res.status == "optimal":
         res.x = res.x[:k]
     return res

@@ -22,7 +22,7 @@ from pyscipopt import SCIP_RESULT, Conshdlr, Model, quicksum
 
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
-from .region import FEASTOL, certify, is_region
+from .region import MILP_FEASTOL, certify, is_region
 
 
 @dataclass
@@ -49,7 +49,7 @@ def counting_parameters(model: Model) -> None:
     model.setParam("misc/usesymmetry", 0)
     model.setParam("presolving/maxrestarts", 0)
     model.setParam("constraints/countsols/sparsetest", False)
-    model.setParam("numerics/feastol", FEASTOL)
+    model.setParam("numerics/feastol", MILP_FEASTOL)
 
 
 def encode(problem: CountingProblem) -> Encoding:

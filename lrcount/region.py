@@ -38,9 +38,12 @@ from .lp import inscribed_ball
 from .network import ReLUNetwork
 
 #: Smallest inscribed radius of a region, relative to the domain's inscribed radius.
-EPSILON = 1e-7
-#: Feasibility tolerance of the LP and MILP solvers, in unit-scaled chart units.
-FEASTOL = 1e-9
+EPSILON = 1e-8
+#: Feasibility tolerance of the LPs that decide regions (HiGHS), in unit-scaled chart units.
+FEASTOL = 1e-10
+#: SCIP's feasibility tolerance: it only proposes candidates, which the LPs then certify, so a
+#: looser tolerance can add rejected candidates but never lose a region.
+MILP_FEASTOL = 1e-9
 #: A gradient below this, relative to what it would be without cancellation, is zero.
 CONSTANT_RTOL = 1e-12
 
@@ -142,7 +145,7 @@ def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray) -> Certificate:
         rows_A.append(A)
         rows_c.append(c)
         affine = pieces.restrict(on)
-    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper)
+    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper, tolerance=FEASTOL)
     if ball.status != "optimal":
         return Certificate(-np.inf)
     return Certificate(ball.value, ball.x)

@@ -164,3 +164,26 @@ def test_acas_xu_count_is_invariant_under_rescaling():
     net = load(require(ACAS_ONNX))
     variant = rescaled(net, np.random.default_rng(0))
     assert count_regions(variant, acas_sub_box(0.1), engine="split").count == 678
+
+
+# -- large domains (issue 8) -----------------------------------------------------------------------
+def test_a_narrow_region_on_a_huge_box_counts_on_every_engine():
+    """On [-1e6, 1e6] a first layer with breakpoints at +-0.02 (and others far apart) leaves a
+    region 0.04 wide around 0; deeper layers fold the rest. Every engine finds that region,
+    and counts as on the unit box with the first layer rescaled by 1e6."""
+    rng = np.random.default_rng(5)
+    breakpoints = np.r_[-0.02, 0.02, rng.uniform(-9e5, 9e5, 7)]
+    signs = np.where(rng.random(9) < 0.5, -1.0, 1.0)
+    w0, b0 = signs[:, None], -signs * breakpoints
+    deeper = ReLUNetwork.random([9, 7, 7], seed=5)
+    net = ReLUNetwork((w0, *deeper.weights), (b0, *deeper.biases))
+    unit = ReLUNetwork((w0 * 1e6, *deeper.weights), (b0, *deeper.biases))
+    at_zero = net.activation_patterns(np.zeros((1, 1)))[0].tobytes()
+    counts = set()
+    for engine in engines_for(1):
+        result = count_regions(net, Box(-1e6, 1e6), engine=engine, return_regions=engine != "scip-count")
+        counts.add(result.count)
+        counts.add(count_regions(unit, Box(-1, 1), engine=engine).count)
+        if result.patterns is not None:
+            assert at_zero in {p.tobytes() for p in result.patterns}, engine
+    assert len(counts) == 1, counts
