@@ -534,12 +534,26 @@ class BoundValue:
             value = self.value if isinstance(self.value, Decimal) else Decimal(self.value.numerator) / self.value.denominator
             return format(value.normalize(), "f")
 
+    @property
+    def scope(self) -> str:
+        """What the value bounds: the maximum over all weights of the architecture, over
+        weights of given ranks, an expectation under random pruning, or this network."""
+        return SCOPES[self.method]
+
     def to_dict(self) -> dict:
-        return {"method": self.method, "kind": self.kind, "value": self.decimal(), "log10": self.log10}
+        return {"method": self.method, "kind": self.kind, "scope": self.scope, "value": self.decimal(), "log10": self.log10}
 
 
 METHODS = ("montufar2014", "montufar2017", "serra2018", "serra2018-rank", "serra2018-lower", "serra2018-1d",
            "hinz", "cai2023", "network")
+_MAXIMUM = "max over all weights of the architecture"
+SCOPES = {
+    "montufar2014": _MAXIMUM, "montufar2017": _MAXIMUM, "serra2018": _MAXIMUM, "serra2018-lower": _MAXIMUM,
+    "serra2018-1d": _MAXIMUM, "hinz": _MAXIMUM,
+    "serra2018-rank": "max over all weights with these layer ranks",
+    "cai2023": "expected max under random pruning at these densities",
+    "network": "this network on its domain",
+}
 
 
 def compute_bounds(

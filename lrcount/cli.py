@@ -71,8 +71,13 @@ def cmd_count(args) -> str:
         raise LRCountError("--regions needs an engine that lists regions: auto, planar, split or milp")
     if args.regions:
         args.regions = _regions_path(args.regions, args.model)
-    network = load(args.model)
-    domain = _domain_from_args(args)
+    try:
+        network = load(args.model)
+        domain = _domain_from_args(args)
+    except KeyboardInterrupt:  # an honest answer, as after any Ctrl-C: nothing counted yet
+        print("lrcount: interrupted while reading the input; 0 regions counted (a lower bound)", file=sys.stderr)
+        return json.dumps({"count": 0, "complete": False, "status": "userinterrupt"}) if args.json else \
+            ">= 0 regions (incomplete: userinterrupt)"
     if domain is None and network.default_box is None:
         raise LRCountError(f"{args.model} stores no box: give the domain with --box LO HI or --box-file F")
     result = count_regions(
@@ -145,8 +150,8 @@ def _format_value(value: str) -> str:
 
 
 def _bound_table(widths, bounds) -> list[str]:
-    lines = [f"widths {widths}", f"  {'method':<16}{'kind':<16}{'value':>28}  {'log10':>8}"]
-    lines += [f"  {b.method:<16}{b.kind:<16}{_format_value(b.decimal()):>28}  {b.log10:>8.3f}" for b in bounds]
+    lines = [f"widths {widths}", f"  {'method':<16}{'kind':<16}{'value':>22}  {'log10':>8}  bounds the"]
+    lines += [f"  {b.method:<16}{b.kind:<16}{_format_value(b.decimal()):>22}  {b.log10:>8.3f}  {b.scope}" for b in bounds]
     return lines
 
 

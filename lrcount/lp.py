@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -94,6 +95,23 @@ def catch_interrupt():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def search_limits(time_limit: float | None):
+    """A function that says why a long search must stop: ``"userinterrupt"`` after Ctrl-C,
+    ``"timelimit"`` once ``time_limit`` seconds have passed, else None."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    with catch_interrupt() as flag:
+
+        def stop_reason() -> str | None:
+            if flag.stopped:
+                return "userinterrupt"
+            if deadline is not None and time.monotonic() > deadline:
+                return "timelimit"
+            return None
+
+        yield stop_reason
 
 
 def new_highs() -> highspy.Highs:

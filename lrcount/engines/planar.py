@@ -15,13 +15,12 @@ processed in chunks, depth first, so memory stays flat in the number of regions.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ..lp import catch_interrupt, inscribed_ball
+from ..lp import inscribed_ball, search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces
 from . import EngineRun
@@ -245,15 +244,12 @@ def run(
         from ..errors import LRCountError
 
         raise LRCountError(f"engine planar needs a domain of dimension 1 or 2, got {problem.chart.dim}; use split")
-    deadline = None if time_limit is None else time.monotonic() + time_limit
     status = "complete"
-    with catch_interrupt() as interrupt:
+    with search_limits(time_limit) as stop_reason:
 
         def should_stop() -> None:
-            if interrupt.stopped:
-                raise _Stop("userinterrupt")
-            if deadline is not None and time.monotonic() > deadline:
-                raise _Stop("timelimit")
+            if reason := stop_reason():
+                raise _Stop(reason)
 
         splitter = _PlanarSplitter(problem, on_region, collect, should_stop)
         try:

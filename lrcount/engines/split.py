@@ -22,14 +22,13 @@ regions unless they are collected.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import highspy
 import numpy as np
 
-from ..lp import catch_interrupt, new_highs
+from ..lp import new_highs, search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces
 from . import EngineRun
@@ -249,23 +248,18 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
-    deadline = None if time_limit is None else time.monotonic() + time_limit
     splitter = _Splitter(problem, on_region, collect)
     status = "complete"
-    with catch_interrupt() as interrupt:
+    with search_limits(time_limit) as stop_reason:
         first = splitter.start()
         stack = [] if first is None else [first]
         steps = 0
         while stack:
             stack.extend(splitter.expand(stack.pop()))
             steps += 1
-            if steps % 64 == 0:
-                if interrupt.stopped:
-                    status = "userinterrupt"
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    status = "timelimit"
-                    break
+            if steps % 64 == 0 and stop_reason():
+                status = stop_reason()
+                break
     return EngineRun(
         count=splitter.count,
         complete=status == "complete",
