@@ -34,9 +34,9 @@ def network_from_module(module) -> ReLUNetwork:
     for position, layer in enumerate(flatten(module)):
         kind = type(layer).__name__
         if isinstance(layer, nn.Linear):
-            w = layer.weight.detach().cpu().double().numpy()
-            b = layer.bias.detach().cpu().double().numpy() if layer.bias is not None else np.zeros(w.shape[0])
-            steps.append(("affine", w, b))
+            w = _pruned(dict(layer.named_buffers()) | dict(layer.named_parameters()), "weight")
+            b = _pruned(dict(layer.named_buffers()) | dict(layer.named_parameters()), "bias")
+            steps.append(("affine", w, b if b is not None else np.zeros(w.shape[0])))
         elif isinstance(layer, nn.ReLU):
             steps.append(("relu",))
         elif kind not in _PASS_THROUGH:
@@ -66,19 +66,32 @@ def load_state_dict_file(path) -> ReLUNetwork:
             state = state[key]
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise LRCountError(f"{path} does not hold a state dict of tensors; save model.state_dict()")
-    steps = []
+    layers: dict[str, dict] = {}  # prefix -> its entries, in the order of the dict
     for key, tensor in state.items():
-        prefix, _, kind = key.rpartition(".")
-        if kind == "bias" and f"{prefix}.weight" in state:
-            continue
-        if kind != "weight" or tensor.ndim != 2:
-            raise LRCountError(
-                f"unsupported entry {key} of shape {tuple(tensor.shape)} in {path}; only Linear layers (2-D weights) are read"
-            )
-        w = tensor.double().numpy()
-        bias = state.get(f"{prefix}.bias")
-        b = bias.double().numpy() if bias is not None else np.zeros(w.shape[0])
+        prefix, _, name = key.rpartition(".")
+        layers.setdefault(prefix, {})[name] = tensor
+    steps = []
+    for prefix, entries in layers.items():
+        w = _pruned(entries, "weight")
+        unknown = set(entries) - {"weight", "weight_orig", "weight_mask", "bias", "bias_orig", "bias_mask"}
+        if w is None or w.ndim != 2 or unknown:
+            shapes = ", ".join(f"{prefix}.{k} {tuple(v.shape)}" for k, v in entries.items())
+            raise LRCountError(f"unsupported layer {prefix!r} ({shapes}) in {path}; only Linear layers (2-D weights) are read")
+        b = _pruned(entries, "bias")
         if steps:
             steps.append(("relu",))
-        steps.append(("affine", w, b))
+        steps.append(("affine", w, b if b is not None else np.zeros(w.shape[0])))
     return network_from_steps(steps, Path(path).stem)
+
+
+def _pruned(entries: dict, name: str) -> np.ndarray | None:
+    """Parameter ``name`` as float64: itself, or ``name_orig * name_mask`` as
+    ``torch.nn.utils.prune`` stores it; None if absent."""
+    if f"{name}_orig" in entries:
+        mask = entries.get(f"{name}_mask")
+        value = entries[f"{name}_orig"] * (mask if mask is not None else 1)
+    elif entries.get(name) is not None:
+        value = entries[name]
+    else:
+        return None
+    return value.detach().cpu().double().numpy()
