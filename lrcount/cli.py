@@ -205,6 +205,49 @@ def cmd_bound(args) -> dict | str:
     return "\n".join(_bound_table(widths, values))
 
 
+def cmd_compare(args) -> str:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import compare, data
+    from .plot import plot_study
+    from .train import TrainingSetup
+
+    if args.data == "mnist":
+        if not args.mnist:
+            raise LRCountError("--data mnist needs --mnist FOLDER with the IDX files (t10k-images-idx3-ubyte.gz, ...)")
+        dataset = data.mnist(args.mnist, seed=0)
+    elif args.mnist:
+        raise LRCountError("--mnist goes with --data mnist")
+    else:
+        dataset = data.SYNTHETIC[args.data](seed=0)
+    widths = _int_list(args.widths) if args.widths else [dataset.input_dim, 16, 16] if dataset.input_dim <= 2 \
+        else [dataset.input_dim, 20, 20]
+    densities = _float_list(args.densities)
+    seeds = _int_list(args.seeds)
+    subspaces = _int_list(args.subspaces)
+    synthetic = args.data != "mnist"  # small sets need more, faster steps than the paper's MNIST defaults
+    setup = TrainingSetup(
+        epochs=args.epochs or (60 if synthetic else 15), finetune_epochs=args.finetune_epochs or (30 if synthetic else 15),
+        learning_rate=args.lr or (0.1 if synthetic else 0.01), momentum=0.9 if synthetic else 0.0,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
+    with tqdm(total=compare.steps(len(seeds), densities, n_domains), desc="compare", unit=" steps",
+              disable=not _show_progress(args), leave=False) as bar:
+        study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup, out=out,
+                                  time_limit=args.time_limit, jobs=args.jobs, progress=bar.update,
+                                  box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
+    (out / "study.json").write_text(study.to_json())
+    figures = plot_study(study, out)
+    if args.json:
+        return study.to_json()
+    files = ", ".join(str(p) for p in [out / "study.json", *figures])
+    return compare.table(study) + f"\nwrote {files} and the {len(study.networks)} networks (.npz) to {out}"
+
+
 def _show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
@@ -254,6 +297,24 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--box-file", metavar="F", help="with MODEL: a VNN-LIB file whose input bounds give the box")
     bound.add_argument("--json", action="store_true", help="print one JSON object")
     bound.set_defaults(run=cmd_bound)
+    cmp = sub.add_parser("compare", help="train, prune (uniform and bound-guided), count, bound and compare")
+    cmp.add_argument("--data", default="moons", choices=("moons", "circles", "spirals", "mnist"),
+                     help="a synthetic 2-D set made in code (default moons) or MNIST from --mnist")
+    cmp.add_argument("--mnist", metavar="FOLDER", help="folder with the MNIST IDX files (with --data mnist)")
+    cmp.add_argument("--widths", help="input dimension and hidden widths (default: n0,16,16; MNIST 784,20,20)")
+    cmp.add_argument("--densities", default="1,0.5,0.25,0.1", help="total densities to compare (default 1,0.5,0.25,0.1)")
+    cmp.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
+    cmp.add_argument("--subspaces", default="1,2",
+                     help="for inputs of more than 2 dimensions: count on subspaces through S+1 data points (default 1,2)")
+    cmp.add_argument("--epochs", type=int, help="training epochs (default 15 for MNIST, as the paper; 60 for synthetic)")
+    cmp.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs after pruning (default 15; 30 synthetic)")
+    cmp.add_argument("--lr", type=float, help="SGD learning rate (default 0.01 for MNIST; 0.1 with momentum 0.9 synthetic)")
+    cmp.add_argument("--out", default="lrcount-compare", help="output folder (default ./lrcount-compare)")
+    cmp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel counting processes (default: all cores)")
+    cmp.add_argument("--time-limit", type=float, metavar="S", help="per count; incomplete counts are marked >=")
+    cmp.add_argument("--json", action="store_true", help="print the study as JSON")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.set_defaults(run=cmd_compare)
     _accept_negative_numbers(parser)
     return parser
 

@@ -181,8 +181,14 @@ class Subspace(Domain):
 
 def _bounded_chart(origin, basis, A, c, what: str) -> Chart:
     """The chart of ``{t : A t <= c}``: its bounding box by 2k LPs and a check that it has an
-    interior (the largest inscribed ball, Chebyshev centre, has a positive radius)."""
+    interior (the largest inscribed ball, Chebyshev centre, has a positive radius). Rows that
+    are zero (a box side along which the subspace does not move) are dropped, or make the set
+    empty when their right-hand side is negative."""
     k = basis.shape[1]
+    zero = ~np.any(A != 0, axis=1)
+    if np.any(c[zero] < 0):
+        raise LRCountError(f"{what} is empty; check its constraints")
+    A, c = A[~zero], c[~zero]
     free = np.full(k, np.inf)
     lower, upper = np.empty(k), np.empty(k)
     for i in range(k):

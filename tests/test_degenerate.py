@@ -133,3 +133,15 @@ def test_margin_is_scale_free():
     net = net1([[1.0, 0.0], [-1.0, 0.0]], [-2e-6, -2e-6])
     scaled = net1([[1e-3, 0.0], [-1e3, 0.0]], [-2e-9, -2e-3])
     assert counts(net, Box(-1, 1)) == counts(scaled, Box(-1, 1)) == {3}
+
+
+def test_a_subspace_inside_a_box_with_fixed_coordinates():
+    """A box side of zero width along which the points do not move (MNIST's border pixels)
+    leaves zero rows in the subspace's polytope; they constrain nothing."""
+    net = ReLUNetwork.random([4, 6, 6], seed=8)
+    rng = np.random.default_rng(8)
+    points = np.c_[rng.uniform(-1, 1, (3, 3)), np.full(3, 0.25)]
+    flat = Subspace(points, Box([-1, -1, -1, 0.25], [1, 1, 1, 0.25]))
+    wide = Subspace(points, Box([-1, -1, -1, -1], [1, 1, 1, 1]))
+    assert counts(net, flat) == counts(net, wide)
+    assert min(counts(net, flat)) > 1

@@ -1,0 +1,201 @@
+"""Pruned versus unpruned: train, prune uniformly and with bound-guided layer-wise densities,
+fine-tune, then count exactly, bound and compare (Cai et al. 2023).
+
+For every seed a dense network is trained; for every density below 1 it is pruned once by
+layer-wise magnitude, with the same density in every layer (``uniform``) and with the
+densities that maximise the sparsity-aware bound at the same number of kept weights
+(``bound-guided``, :func:`lrcount.bounds.optimize_densities`), and fine-tuned with the masks
+held. Every network is counted on the same domains: the data's box when the input has at most
+:data:`BOX_MAX_DIM` dimensions, otherwise the subspaces through S + 1 random data points
+(drawn once per seed, for every network alike). Counts run in parallel processes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import bounds, prune
+from .count import count_regions
+from .data import Dataset
+from .domain import Box, Domain, Subspace
+from .errors import LRCountError
+from .io import save_npz
+from .network import ReLUNetwork
+from .train import TrainingSetup, accuracy, prune_and_finetune, train
+
+#: Inputs of at most this many dimensions are counted on the data's whole box.
+BOX_MAX_DIM = 2
+#: The counting box of Cai et al. 2023's MNIST experiments (their code), in normalised pixel units.
+MNIST_BOX = (-0.5, 2.9)
+#: Without a time limit, a count whose per-network bound exceeds this is refused up front.
+MAX_EXACT_BOUND = 10**6
+
+
+@dataclass
+class CountEntry:
+    """One exact count: the domain, its dimension, the count and whether it finished."""
+
+    domain: str
+    dimension: int
+    count: int
+    complete: bool
+    seconds: float
+    network_bound: float  # log10 of the bound of this network on this domain
+
+
+@dataclass
+class NetworkReport:
+    """One network of the study."""
+
+    seed: int
+    method: str  # "dense", "uniform" or "bound-guided"
+    density: float  # the total density asked for
+    layer_densities: list[float]
+    accuracy: float
+    file: str
+    bound_dense_log10: float  # Serra et al. 2018, the architecture's maximum
+    bound_sparse_log10: float  # Cai et al. 2023 at the layer densities
+    counts: list[CountEntry] = field(default_factory=list)
+
+    @property
+    def mean_log2_count(self) -> float:
+        return float(np.mean([math.log2(max(c.count, 1)) for c in self.counts]))
+
+
+@dataclass
+class Study:
+    data: str
+    widths: list[int]
+    densities: list[float]
+    seeds: list[int]
+    domains: list[str]
+    setup: dict
+    networks: list[NetworkReport]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+
+def study_domains(data: Dataset, subspaces: list[int], seed: int, box: Box | None = None) -> dict[str, Domain]:
+    """``box`` (default: the data's range) for low-dimensional inputs, else the subspaces
+    through S + 1 random test points within it (the same for every network of a seed)."""
+    box = box if box is not None else Box(*data.input_box())
+    if data.input_dim <= BOX_MAX_DIM:
+        return {"box": box}
+    rng = np.random.default_rng(seed)
+    return {f"S={s}": Subspace(data.x_test[rng.choice(len(data.x_test), s + 1, replace=False)], box) for s in subspaces}
+
+
+def _count(task) -> CountEntry:
+    """Count one (network, domain) in a worker process (one thread each)."""
+    network, name, domain, time_limit = task
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    result = count_regions(network, domain, time_limit=time_limit)
+    log_bound = bounds.log10(bounds.network_bound(network, domain))
+    return CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound)
+
+
+def check_countable(network: ReLUNetwork, domain: Domain, name: str, time_limit: float | None) -> None:
+    """Refuse, before hours of counting, a domain on which even the network's bound is huge."""
+    if time_limit is None:
+        bound = bounds.network_bound(network, domain)
+        if bound > MAX_EXACT_BOUND:
+            raise LRCountError(
+                f"the {name} domain may hold up to 10^{bounds.log10(bound):.1f} regions of this network: too many to "
+                "count exactly; use lower-dimensional subspaces (--subspaces 1,2) or give --time-limit"
+            )
+
+
+def run_study(
+    data: Dataset,
+    widths: list[int],
+    densities: list[float],
+    *,
+    seeds: list[int] = (0,),
+    subspaces: list[int] = (1, 2),
+    setup: TrainingSetup = TrainingSetup(),
+    out: Path | None = None,
+    time_limit: float | None = None,
+    jobs: int = 2,
+    box: Box | None = None,
+    progress=None,
+) -> Study:
+    """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given).
+    ``progress(n)`` is called as steps finish (training runs and counts)."""
+    densities = sorted({float(p) for p in densities}, reverse=True)
+    bad = [p for p in densities if not 0.0 < p <= 1.0]
+    if bad:
+        raise LRCountError(f"densities must lie in (0, 1], got {bad[0]}")
+    if widths[0] != data.input_dim:
+        raise LRCountError(f"the network takes {widths[0]} inputs but the {data.name} data have {data.input_dim}")
+    progress = progress or (lambda n=1: None)
+    reports, tasks = [], []
+    for seed in seeds:
+        model, dense = train(widths, data, setup, seed=seed)
+        progress(1)
+        domains = study_domains(data, subspaces, seed, box)
+        for name, domain in domains.items():
+            check_countable(dense, domain, name, time_limit)
+        for density in densities:
+            plans = [("dense", [1.0] * (len(widths) - 1))] if density == 1.0 else [
+                ("uniform", [density] * (len(widths) - 1)),
+                ("bound-guided", bounds.optimize_densities(widths, density).optimized),
+            ]
+            for method, layer_densities in plans:
+                net = dense
+                if method != "dense":
+                    masks = prune.layerwise_magnitude(dense, layer_densities)
+                    net = prune_and_finetune(model, masks, data, setup, seed=seed)[1]
+                    progress(1)
+                file = f"seed{seed}-{method}-{density:g}.npz"
+                if out is not None:
+                    save_npz(net, out / file)
+                report = NetworkReport(
+                    seed, method, density, [round(p, 6) for p in net.densities()],
+                    accuracy(net, data.x_test, data.y_test), file,
+                    bounds.log10(bounds.serra2018(widths)),
+                    bounds.log10(bounds.cai2023(widths, [max(p, 1e-12) for p in net.densities()])),
+                )
+                reports.append(report)
+                tasks += [(report, (net, name, domain, time_limit)) for name, domain in domains.items()]
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for (report, _), entry in zip(tasks, pool.map(_count, [t for _, t in tasks])):
+            report.counts.append(entry)
+            progress(1)
+    return Study(data.name, list(widths), densities, list(seeds), list(domains),
+                 asdict(setup), reports)
+
+
+def steps(n_seeds: int, densities: list[float], n_domains: int) -> int:
+    """How many progress steps :func:`run_study` takes."""
+    pruned = sum(1 for p in set(densities) if p < 1.0)
+    networks = n_seeds * (len(set(densities)) + pruned)
+    return n_seeds * (1 + 2 * pruned) + networks * n_domains
+
+
+def table(study: Study) -> str:
+    """Per method and density: mean accuracy, mean log2 count per domain, bounds, ratio."""
+    lines = [f"{study.data} {study.widths}, seeds {study.seeds}; counts as mean log2 over seeds",
+             f"{'method':<13}{'density':>9}{'accuracy':>10}" + "".join(f"{d:>12}" for d in study.domains)
+             + f"{'log10 Cai':>11}{'count/bound':>13}"]
+    groups: dict[tuple[str, float], list[NetworkReport]] = {}
+    for report in study.networks:
+        groups.setdefault((report.method, report.density), []).append(report)
+    for (method, density), reports in sorted(groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
+        accuracy_mean = np.mean([r.accuracy for r in reports])
+        cells = []
+        for d in study.domains:
+            entries = [c for r in reports for c in r.counts if c.domain == d]
+            mark = "" if all(c.complete for c in entries) else ">="
+            cells.append(f"{mark}{np.mean([math.log2(max(c.count, 1)) for c in entries]):.2f}")
+        ratio = max(c.count / 10**c.network_bound for r in reports for c in r.counts)
+        lines.append(f"{method:<13}{density:>9g}{accuracy_mean:>10.3f}" + "".join(f"{c:>12}" for c in cells)
+                     + f"{np.mean([r.bound_sparse_log10 for r in reports]):>11.2f}{ratio:>13.3g}")
+    return "\n".join(lines)

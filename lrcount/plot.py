@@ -1,0 +1,99 @@
+"""Figures of a pruning study (matplotlib, written as PNG files)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .compare import Study
+
+METHOD_STYLE = {"dense": ("black", "o"), "uniform": ("tab:blue", "s"), "bound-guided": ("tab:orange", "^")}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _series(study: Study, method: str, value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Densities, means and standard deviations of ``value(report)`` for one method (the dense
+    network is the density-1 point of every method)."""
+    xs, means, spreads = [], [], []
+    for density in study.densities:
+        wanted = "dense" if density == 1.0 else method
+        values = [v for r in study.networks if r.method == wanted and r.density == density for v in value(r)]
+        if values:
+            xs.append(density)
+            means.append(np.mean(values))
+            spreads.append(np.std(values))
+    return np.array(xs), np.array(means), np.array(spreads)
+
+
+def plot_study(study: Study, out: Path) -> list[Path]:
+    """Write three figures into ``out``: counts and accuracy against density, bounds against
+    density, and uniform against bound-guided pruning. Returns their paths."""
+    plt = _pyplot()
+    paths = []
+    methods = ["uniform", "bound-guided"]
+
+    fig, (ax_count, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for domain in study.domains:
+        for method in methods:
+            color, marker = METHOD_STYLE[method]
+            x, m, s = _series(study, method, lambda r: [math.log2(max(c.count, 1)) for c in r.counts if c.domain == domain])
+            ax_count.errorbar(x, m, yerr=s, marker=marker, color=color, capsize=3,
+                              linestyle="-" if domain == study.domains[0] else "--", label=f"{method}, {domain}")
+    for method in methods:
+        color, marker = METHOD_STYLE[method]
+        x, m, s = _series(study, method, lambda r: [r.accuracy])
+        ax_acc.errorbar(x, m, yerr=s, marker=marker, color=color, capsize=3, label=method)
+    for ax, label in ((ax_count, "log2 exact region count"), (ax_acc, "test accuracy")):
+        ax.set_xscale("log")
+        ax.set_xlabel("density (fraction of weights kept)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{study.data} {study.widths}: regions and accuracy after pruning (mean and spread over seeds)")
+    paths.append(_save(fig, out / "counts_accuracy.png", plt))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x, m, _ = _series(study, "uniform", lambda r: [r.bound_dense_log10])
+    ax.plot(x, m, color="gray", linestyle=":", label="Serra et al. 2018 (dense)")
+    for method in methods:
+        color, marker = METHOD_STYLE[method]
+        x, m, _ = _series(study, method, lambda r: [r.bound_sparse_log10])
+        ax.plot(x, m, marker=marker, color=color, label=f"Cai et al. 2023, {method}")
+        x, m, _ = _series(study, method, lambda r: [c.network_bound for c in r.counts])
+        ax.plot(x, m, marker=marker, color=color, linestyle="--", alpha=0.6, label=f"this network's bound, {method}")
+    ax.set_xscale("log")
+    ax.set_xlabel("density")
+    ax.set_ylabel("log10 bound")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    paths.append(_save(fig, out / "bounds.png", plt))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    pruned = [p for p in study.densities if p < 1.0]
+    gains = [np.mean([r.accuracy for r in study.networks if r.method == "bound-guided" and r.density == p])
+             - np.mean([r.accuracy for r in study.networks if r.method == "uniform" and r.density == p]) for p in pruned]
+    ax.bar(range(len(pruned)), 100 * np.array(gains), color="tab:orange")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(pruned)), [f"{p:g}" for p in pruned])
+    ax.set_xlabel("total density")
+    ax.set_ylabel("accuracy gain of bound-guided over uniform (points)")
+    ax.grid(alpha=0.3, axis="y")
+    paths.append(_save(fig, out / "uniform_vs_guided.png", plt))
+    return paths
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,93 @@
+"""The pruning study: its JSON is complete, its counts are count_regions on the saved networks,
+no count exceeds a bound, the plots are written, and bad input is refused up front."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lrcount import Box, LRCountError, count_regions, data, load
+from lrcount.cli import main
+from lrcount.compare import run_study
+from lrcount.train import TrainingSetup
+
+from conftest import DATA, require
+
+pytest.importorskip("torch")
+SHORT = TrainingSetup(epochs=20, finetune_epochs=5, learning_rate=0.1, momentum=0.9)
+
+
+@pytest.fixture(scope="module")
+def study_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    assert main(["compare", "--widths", "2,8,8", "--densities", "1,0.3", "--seeds", "0,1", "--epochs", "20",
+                 "--finetune-epochs", "5", "--lr", "0.1", "--out", str(out), "--jobs", "2", "--quiet"]) == 0
+    return out
+
+
+def test_the_study_json_is_complete_and_counts_are_count_regions(study_folder):
+    study = json.loads((study_folder / "study.json").read_text())
+    assert study["data"] == "moons" and study["widths"] == [2, 8, 8] and study["domains"] == ["box"]
+    methods = {(n["method"], n["density"], n["seed"]) for n in study["networks"]}
+    assert methods == {(m, p, s) for s in (0, 1) for m, p in (("dense", 1.0), ("uniform", 0.3), ("bound-guided", 0.3))}
+    moons = data.moons(seed=0)
+    box = Box(*moons.input_box())
+    for report in study["networks"]:
+        net = load(study_folder / report["file"])
+        assert np.allclose(net.densities(), report["layer_densities"], atol=1e-6)
+        (entry,) = report["counts"]
+        assert entry["complete"] and entry["count"] == count_regions(net, box).count
+        assert 0.0 <= report["accuracy"] <= 1.0
+
+
+def test_no_count_exceeds_a_reported_upper_bound(study_folder):
+    study = json.loads((study_folder / "study.json").read_text())
+    for report in study["networks"]:
+        for entry in report["counts"]:
+            log2_count = math.log10(max(entry["count"], 1))
+            assert log2_count <= entry["network_bound"] + 1e-9
+            assert log2_count <= report["bound_dense_log10"] + 1e-9
+            assert log2_count <= report["bound_sparse_log10"] + 1e-9 or report["method"] != "dense"
+
+
+def test_bound_guided_and_uniform_keep_the_same_number_of_weights(study_folder):
+    study = json.loads((study_folder / "study.json").read_text())
+    kept = {}
+    for report in study["networks"]:
+        net = load(study_folder / report["file"])
+        kept.setdefault((report["seed"], report["density"]), {})[report["method"]] = \
+            sum(np.count_nonzero(w) for w in net.weights[:-1])
+    for (seed, density), by_method in kept.items():
+        if density < 1:
+            assert by_method["uniform"] == by_method["bound-guided"]
+
+
+def test_the_plots_are_written(study_folder):
+    for name in ("counts_accuracy.png", "bounds.png", "uniform_vs_guided.png"):
+        png = (study_folder / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_mnist_subspaces_and_a_domain_too_large_to_count():
+    mnist = data.mnist(require(DATA / "mnist"), seed=0)
+    study = run_study(mnist, [784, 10, 10], [1.0], seeds=[0], subspaces=[1, 2], setup=SHORT, jobs=1)
+    (report,) = study.networks
+    assert [c.domain for c in report.counts] == ["S=1", "S=2"] and [c.dimension for c in report.counts] == [1, 2]
+    assert all(c.complete and c.count >= 1 for c in report.counts)
+    assert report.accuracy > 0.7
+    with pytest.raises(LRCountError, match="too many to count exactly"):
+        run_study(mnist, [784, 20, 20], [1.0], seeds=[0], subspaces=[6], setup=TrainingSetup(epochs=1), jobs=1)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--densities", "1,1.5"], "(0, 1]"),
+    (["--densities", "0,0.5"], "(0, 1]"),
+    (["--data", "mnist"], "needs --mnist"),
+    (["--data", "mnist", "--mnist", "/no/such/folder"], "does not exist"),
+    (["--widths", "3,8,8"], "takes 3 inputs"),
+])
+def test_bad_compare_input(args, fragment, tmp_path, capsys):
+    assert main(["compare", "--out", str(tmp_path / "o"), "--epochs", "1", "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
