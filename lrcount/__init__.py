@@ -1,11 +1,11 @@
 """lrcount: exact counts and analytical bounds of the linear regions of ReLU networks."""
 
-from .count import CountResult, count_regions
+from .count import CountResult, count_many, count_regions
 from .domain import Box, Polytope, Subspace
 from .errors import LRCountError
 from .network import ReLUNetwork
 
-__all__ = ["Box", "CountResult", "LRCountError", "Polytope", "ReLUNetwork", "Subspace", "count_regions", "load"]
+__all__ = ["Box", "CountResult", "LRCountError", "Polytope", "ReLUNetwork", "Subspace", "count_many", "count_regions", "load"]
 __version__ = "0.1.0"
 
 

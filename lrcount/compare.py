@@ -7,22 +7,21 @@ densities that maximise the sparsity-aware bound at the same number of kept weig
 (``bound-guided``, :func:`lrcount.bounds.optimize_densities`), and fine-tuned with the masks
 held. Every network is counted on the same domains: the data's box when the input has at most
 :data:`BOX_MAX_DIM` dimensions, otherwise the subspaces through S + 1 random data points
-(drawn once per seed, for every network alike). Counts run in parallel processes.
+(drawn once per seed, for every network alike). Counts run in parallel processes
+(:func:`lrcount.count_many`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import bounds, prune
-from .count import count_regions
+from .count import count_many
 from .data import Dataset
 from .domain import Box, Domain, Subspace
 from .errors import LRCountError
@@ -93,15 +92,6 @@ def study_domains(data: Dataset, subspaces: list[int], seed: int, box: Box | Non
     return {f"S={s}": Subspace(data.x_test[rng.choice(len(data.x_test), s + 1, replace=False)], box) for s in subspaces}
 
 
-def _count(task) -> CountEntry:
-    """Count one (network, domain) in a worker process (one thread each)."""
-    network, name, domain, time_limit = task
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    result = count_regions(network, domain, time_limit=time_limit)
-    log_bound = bounds.log10(bounds.network_bound(network, domain))
-    return CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound)
-
-
 def check_countable(network: ReLUNetwork, domain: Domain, name: str, time_limit: float | None) -> None:
     """Refuse, before hours of counting, a domain on which even the network's bound is huge."""
     if time_limit is None:
@@ -164,11 +154,12 @@ def run_study(
                     bounds.log10(bounds.cai2023(widths, [max(p, 1e-12) for p in net.densities()])),
                 )
                 reports.append(report)
-                tasks += [(report, (net, name, domain, time_limit)) for name, domain in domains.items()]
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for (report, _), entry in zip(tasks, pool.map(_count, [t for _, t in tasks])):
-            report.counts.append(entry)
-            progress(1)
+                tasks += [(report, net, name, domain) for name, domain in domains.items()]
+    results = count_many([(net, domain) for _, net, _, domain in tasks], jobs=max(1, jobs), progress=progress,
+                         time_limit=time_limit)
+    for (report, net, name, domain), result in zip(tasks, results):
+        log_bound = bounds.log10(bounds.network_bound(net, domain))
+        report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound))
     return Study(data.name, list(widths), densities, list(seeds), list(domains),
                  asdict(setup), reports)
 

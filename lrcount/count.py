@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 import math
 import sys
 import time
@@ -143,3 +144,33 @@ def count_regions(
         patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
         points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
     )
+
+
+def _count_one(task) -> CountResult:
+    network, domain, kwargs = task
+    return count_regions(network, domain, **kwargs)
+
+
+def count_many(
+    pairs: list[tuple[ReLUNetwork, Domain | None]],
+    *,
+    jobs: int = 1,
+    progress=False,
+    **kwargs,
+) -> list[CountResult]:
+    """Count many (network, domain) pairs, in ``jobs`` parallel processes, with one progress bar
+    over all of them (``progress=True``; or a function called with 1 as each count ends, to
+    drive a bar of your own); ``kwargs`` go to :func:`count_regions` (engine, time_limit,
+    epsilon, ...). Results come back in the order of ``pairs``."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    tasks = [(network, domain, kwargs) for network, domain in pairs]
+    with tqdm(total=len(tasks), desc="counting", unit=" counts", delay=1.0, disable=progress is not True,
+              leave=False) as bar:
+        advance = progress if callable(progress) else bar.update
+        results = []
+        with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext() as pool:
+            for result in pool.map(_count_one, tasks) if pool else map(_count_one, tasks):
+                results.append(result)
+                advance(1)
+    return results

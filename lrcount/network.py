@@ -142,6 +142,13 @@ class ReLUNetwork:
         b0 = self.biases[0] + self.weights[0] @ origin
         return ReLUNetwork((w0, *self.weights[1:]), (b0, *self.biases[1:]), name=self.name)
 
+    def save(self, path) -> None:
+        """Write the network (and its default box) as an ``.npz`` archive of plain arrays
+        ``W0, b0, W1, b1, ..., box``, which :func:`lrcount.load` reads back without unpickling."""
+        from .io import save_npz
+
+        save_npz(self, path)
+
     def default_domain(self):
         """The stored default box as a :class:`~lrcount.domain.Box`, or None."""
         from .domain import Box

@@ -91,3 +91,17 @@ def test_bad_compare_input(args, fragment, tmp_path, capsys):
     assert main(["compare", "--out", str(tmp_path / "o"), "--epochs", "1", "--quiet", *args]) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_count_many_keeps_the_order_and_equals_count_regions(tmp_path):
+    from lrcount import ReLUNetwork, count_many
+
+    nets = [ReLUNetwork.random([2, 5 + s, 5], seed=s) for s in range(5)]
+    ticks = []
+    batch = count_many([(n, Box(-1, 1)) for n in nets], jobs=2, progress=ticks.append)
+    assert [r.count for r in batch] == [count_regions(n, Box(-1, 1)).count for n in nets]
+    assert ticks == [1] * 5
+    net = nets[0]
+    net.save(tmp_path / "n.npz")
+    back = load(tmp_path / "n.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(back.weights + back.biases, net.weights + net.biases))
