@@ -18,7 +18,7 @@ import numpy as np
 from . import __version__
 from .bounds import METHODS as BOUND_METHODS
 from .count import CountResult, count_regions
-from .domain import Box
+from .domain import Box, Domain, Subspace
 from .engines import ENGINE_NAMES
 from .errors import LRCountError
 from .lp import c_stdout_redirected
@@ -28,7 +28,12 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-def _domain_from_args(args) -> Box | None:
+def _domain_from_args(args) -> Domain | None:
+    if getattr(args, "through", None):
+        points = _read_points(args.through)
+        args.through = None
+        box = _domain_from_args(args) or Box(points.min(axis=0), points.max(axis=0))
+        return Subspace(points, box)
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.box_file is not None:
@@ -36,6 +41,21 @@ def _domain_from_args(args) -> Box | None:
 
         return read_vnnlib_box(args.box_file)
     return None
+
+
+def _read_points(path) -> np.ndarray:
+    """S + 1 data points, one per row, from a ``.npy`` file (never unpickled)."""
+    from .io import check_readable_file
+
+    path = check_readable_file(path, "points (.npy)")
+    try:
+        points = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        raise LRCountError(f"{path} is not a .npy array of numbers; save the points with numpy.save") from None
+    if points.ndim != 2 or points.shape[0] < 2 or points.dtype.kind not in "biuf":
+        raise LRCountError(f"{path} holds an array of shape {points.shape} ({points.dtype}); "
+                           "--through needs S + 1 >= 2 points as rows of numbers")
+    return points.astype(np.float64)
 
 
 def _report_count(result: CountResult, args) -> str:
@@ -264,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = count.add_mutually_exclusive_group()
     where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
     where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
+    count.add_argument("--through", metavar="POINTS.npy",
+                       help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
+                            "by default, the points' range")
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
                        help="planar (1-D, 2-D domains), split (any), milp, scip-count; auto (default) "
                             "picks planar in 1-D and 2-D and split above")

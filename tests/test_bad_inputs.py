@@ -5,6 +5,7 @@ was. Then the inputs that must simply work."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import subprocess
@@ -23,6 +24,11 @@ OK = {"W0": np.ones((2, 2)), "b0": np.array([0.1, -0.2]), "W1": np.ones((1, 2)),
 
 def npz(path, **arrays):
     np.savez(path, **arrays)
+    return path
+
+
+def npy(path, array):
+    np.save(path, array)
     return path
 
 
@@ -109,6 +115,10 @@ def bad_cli_inputs(tmp_path):
         (["count", npz(t / "five.npz", W0=np.ones((2, 5)), b0=np.zeros(2), W1=np.ones((1, 2)), b1=np.zeros(1)),
           "--box", 0, 1, "--engine", "planar"], "dimension 1 or 2"),
         (["count", model, "--box-file", box], None),  # a valid call among the bad ones: must pass
+        (["count", model, "--through", t / "text.npz"], "not a .npy array"),
+        (["count", model, "--through", npy(t / "one.npy", np.zeros((1, 2)))], "S + 1 >= 2"),
+        (["count", model, "--through", npy(t / "same.npy", np.zeros((2, 2)))], "affinely dependent"),
+        (["count", model, "--through", npy(t / "three.npy", np.eye(3))], "dimension 3 but the network has 2"),
         # bound
         (["bound", "--widths", "784,,100"], "empty item"),
         (["bound", "--widths", "784,abc"], "whole numbers"),
@@ -196,6 +206,19 @@ def test_negative_numbers_in_e_notation_are_numbers(tmp_path, capsys):
     model = npz(tmp_path / "ok.npz", **OK)
     assert main(["count", str(model), "--box", "-1e-3", "1e-3"]) == 0
     assert "regions" in capsys.readouterr().out
+
+
+def test_counting_through_points(tmp_path, capsys):
+    net = ReLUNetwork.random([5, 10, 10], seed=2)
+    net.save(tmp_path / "n.npz")
+    points = np.random.default_rng(2).uniform(-1, 1, (3, 5))
+    np.save(tmp_path / "p.npy", points)
+    assert main(["count", str(tmp_path / "n.npz"), "--through", str(tmp_path / "p.npy"), "--box", "-2", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["domain_dim"] == 2 and out["count"] == count_regions(net, Subspace(points, Box(-2, 2))).count
+    assert main(["count", str(tmp_path / "n.npz"), "--through", str(tmp_path / "p.npy"), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)  # the box defaults to the points' range
+    assert default["count"] == count_regions(net, Subspace(points, Box(points.min(0), points.max(0)))).count
 
 
 def test_regions_file_gets_npz_and_says_where(tmp_path, capsys):
