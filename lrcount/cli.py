@@ -268,6 +268,20 @@ def cmd_compare(args) -> str:
     return compare.table(study) + f"\nwrote {files} and the {len(study.networks)} networks (.npz) to {out}"
 
 
+def cmd_plot(args) -> str:
+    from pathlib import Path
+
+    from .io import load
+    from .plot import plot_regions
+
+    networks = [(Path(m).stem, load(m)) for m in args.models]
+    domain = _domain_from_args(args) or networks[0][1].default_domain()
+    if domain is None:
+        raise LRCountError(f"{args.models[0]} stores no box: give --box LO HI, --box-file F or --through POINTS.npy")
+    path = plot_regions(networks, domain, Path(args.out))
+    return f"wrote {path}"
+
+
 def _show_progress(args) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
@@ -320,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--box-file", metavar="F", help="with MODEL: a VNN-LIB file whose input bounds give the box")
     bound.add_argument("--json", action="store_true", help="print one JSON object")
     bound.set_defaults(run=cmd_bound)
+    plot = sub.add_parser("plot", help="draw the regions of 2-D models (or on a plane through 3 points) side by side")
+    plot.add_argument("models", nargs="+", help="model files (.npz, .pt, .onnx), e.g. unpruned and pruned")
+    where = plot.add_mutually_exclusive_group()
+    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
+    where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
+    plot.add_argument("--through", metavar="POINTS.npy", help="draw on the plane through these 3 points (rows)")
+    plot.add_argument("--out", default="regions.png", help="the PNG to write (default regions.png)")
+    plot.set_defaults(run=cmd_plot)
+
     cmp = sub.add_parser("compare", help="train, prune (uniform and bound-guided), count, bound and compare")
     cmp.add_argument("--data", default="moons", choices=("moons", "circles", "spirals", "mnist"),
                      help="a synthetic 2-D set made in code (default moons) or MNIST from --mnist")

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .compare import Study
+from .domain import Domain
+from .network import ReLUNetwork
 
 METHOD_STYLE = {"dense": ("black", "o"), "uniform": ("tab:blue", "s"), "bound-guided": ("tab:orange", "^")}
 
@@ -97,3 +99,30 @@ def _save(fig, path: Path, plt) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_regions(networks: list[tuple[str, ReLUNetwork]], domain: Domain, path: Path) -> Path:
+    """Draw the regions of each network on a 2-D ``domain`` (a box of a 2-input network, or
+    the plane through three points), each region filled in its own colour, side by side; the
+    axes are the domain's own coordinates (the inputs, or the plane's ``a`` in
+    ``x = p_0 + a_1 (p_1 - p_0) + a_2 (p_2 - p_0)``)."""
+    from matplotlib.collections import PolyCollection
+
+    from .engines.planar import polygons
+    from .problem import CountingProblem
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 4.2), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (name, network) in zip(axes[0], networks):
+        problem = CountingProblem.build(network, domain)
+        _, cells = polygons(problem)
+        raw = domain.chart(network.input_dim)
+        shapes = [np.linalg.lstsq(raw.basis, (problem.chart.to_input(c) - raw.origin).T, rcond=None)[0].T for c in cells]
+        ax.add_collection(PolyCollection(shapes, facecolors=rng.random((len(shapes), 3)) * 0.6 + 0.35,
+                                         edgecolors="black", linewidths=0.3))
+        ax.autoscale_view()
+        ax.set_aspect("equal")
+        ax.set_title(f"{name}: {len(shapes)} regions", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path, plt)

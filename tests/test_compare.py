@@ -105,3 +105,18 @@ def test_count_many_keeps_the_order_and_equals_count_regions(tmp_path):
     net.save(tmp_path / "n.npz")
     back = load(tmp_path / "n.npz")
     assert all(np.array_equal(a, b) for a, b in zip(back.weights + back.biases, net.weights + net.biases))
+
+
+def test_plot_draws_one_polygon_per_region(tmp_path, study_folder):
+    from lrcount.engines.planar import polygons
+    from lrcount.problem import CountingProblem
+
+    dense = load(study_folder / "seed0-dense-1.npz")
+    patterns, cells = polygons(CountingProblem.build(dense, Box(-1.5, 2.5)))
+    assert len(cells) == len(patterns) == count_regions(dense, Box(-1.5, 2.5)).count
+    area = sum(0.5 * abs(np.dot(c[:, 0], np.roll(c[:, 1], -1)) - np.dot(c[:, 1], np.roll(c[:, 0], -1))) for c in cells)
+    scale = CountingProblem.build(dense, Box(-1.5, 2.5)).chart.basis[0, 0]
+    assert np.isclose(area * scale**2, 16.0)  # the polygons tile the box
+    files = [str(study_folder / f) for f in ("seed0-dense-1.npz", "seed0-uniform-0.3.npz")]
+    assert main(["plot", *files, "--box", "-1.5", "2.5", "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.png").stat().st_size > 10_000

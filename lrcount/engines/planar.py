@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import LRCountError
 from ..lp import inscribed_ball, search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces
@@ -169,6 +170,7 @@ class _PlanarSplitter:
         self.count = 0
         self.patterns: list[np.ndarray] = []
         self.points: list[np.ndarray] = []
+        self.polygons: list[np.ndarray] = []
 
     def descend(self, cells: _Cells, l: int) -> None:
         """Split ``cells`` by the layers from ``l`` on and record the regions."""
@@ -216,8 +218,10 @@ class _PlanarSplitter:
         self.count += cells.n
         if self.collect:
             starts = cells.starts
+            polygons = [cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n)]
             self.patterns.extend(cells.patterns)
-            self.points.extend(_polygon_ball(cells.verts[starts[j]:starts[j + 1]])[1] for j in range(cells.n))
+            self.points.extend(_polygon_ball(polygon)[1] for polygon in polygons)
+            self.polygons.extend(polygons)
         for _ in range(cells.n):
             self.on_region()
 
@@ -232,6 +236,16 @@ class _Stop(Exception):
         self.status = status
 
 
+def polygons(problem: CountingProblem) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every region of a 2-D ``problem`` as (its pattern, its polygon's vertices in cyclic order,
+    in the problem's unit-scaled chart coordinates), for drawing."""
+    if problem.chart.dim != 2:
+        raise LRCountError(f"regions can be drawn on domains of dimension 2, got {problem.chart.dim}")
+    splitter = _PlanarSplitter(problem, lambda: None, True, lambda: None)
+    splitter.descend(_domain_cells(problem), 0)
+    return splitter.patterns, splitter.polygons
+
+
 def run(
     problem: CountingProblem,
     *,
@@ -241,8 +255,6 @@ def run(
 ) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
     if problem.chart.dim > 2:
-        from ..errors import LRCountError
-
         raise LRCountError(f"engine planar needs a domain of dimension 1 or 2, got {problem.chart.dim}; use split")
     status = "complete"
     with search_limits(time_limit) as stop_reason:
