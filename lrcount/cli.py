@@ -205,13 +205,19 @@ def cmd_bound(args) -> dict | str:
             "widths": widths, "total_density": plan.total_density, "method": plan.method,
             "uniform": {"densities": plan.uniform, **bounds.BoundValue("cai2023", "expected-upper", plan.uniform_bound).to_dict()},
             "optimized": {"densities": plan.optimized, **bounds.BoundValue("cai2023", "expected-upper", plan.optimized_bound).to_dict()},
+            "uniform_is_optimal": plan.uniform_is_optimal,
+            "plateau": plan.plateau,
         }
         if args.json:
             return json.dumps(result)
         return "\n".join([
             f"widths {widths}, total density {plan.total_density:g} ({plan.method})",
             f"  uniform    densities {', '.join(f'{p:.4g}' for p in plan.uniform)}: bound 10^{result['uniform']['log10']:.4f}",
-            f"  optimized  densities {', '.join(f'{p:.4g}' for p in plan.optimized)}: bound 10^{result['optimized']['log10']:.4f}",
+            f"  optimized  densities {', '.join(f'{p:.4g}' for p in plan.optimized)}: bound 10^{result['optimized']['log10']:.4f}"
+            + (" (uniform is already optimal)" if plan.uniform_is_optimal and plan.total_density < 1 else ""),
+            *([f"  plateau    every density in {', '.join(f'[{a:.4g}, {b:.4g}]' for a, b in plan.plateau)} "
+               "(per layer, on the budget line) gives the best bound; the one nearest uniform is shown"]
+              if plan.plateau and any(hi > lo for lo, hi in plan.plateau) else []),
         ])
     values = bounds.compute_bounds(
         widths, method=args.method, densities=densities, ranks=_int_list(args.ranks) if args.ranks else None,

@@ -216,3 +216,20 @@ def test_serra_is_tight_for_one_layer_in_general_position(n, d):
     net, box = general_position_layer(n, d, seed=10 * n + d)
     count = count_regions(net, box).count
     assert count == B.serra2018([d, n]) == B.montufar2017([d, n]) == B.network_bound(net, box)
+
+
+def test_density_plateaus_are_reported_with_the_documented_tie_break():
+    widths = [784, 20, 20]
+    tied = B.optimize_densities(widths, 0.5)
+    assert tied.uniform_is_optimal and tied.optimized == tied.uniform
+    plan = B.optimize_densities(widths, 0.05)
+    (lo1, hi1), (lo2, hi2) = plan.plateau
+    assert lo1 < hi1 and lo2 < hi2 and not plan.uniform_is_optimal
+    kept = 0.05 * (784 * 20 + 20 * 20)
+    best = B.log10(plan.optimized_bound)
+    for p1 in np.linspace(lo1, hi1, 5):  # the whole range ties the best bound
+        p2 = (kept - p1 * 784 * 20) / (20 * 20)
+        assert abs(B.cai2023_log10(widths, [p1, p2]) - best) < 1e-9
+    assert plan.optimized[0] == pytest.approx(hi1)  # the plateau point nearest uniform (p1 = 0.05)
+    beyond = hi1 + 0.01  # past the plateau's edge the bound falls
+    assert B.cai2023_log10(widths, [beyond, (kept - beyond * 784 * 20) / (20 * 20)]) < best - 1e-9

@@ -12,9 +12,18 @@ from .sparse import cai2023, cai2023_log10
 
 
 # -- bound-guided layer-wise densities (Cai et al. 2023, Sec. 4) ------------------------------------
+#: Two bounds closer than this in log10 are equal (a plateau of the bound).
+PLATEAU_TOL = 1e-9
+
+
 @dataclass(frozen=True)
 class DensityPlan:
-    """Per-layer densities at a total density, with the binomial sparsity-aware bound of each."""
+    """Per-layer densities at a total density, with the binomial sparsity-aware bound of each.
+
+    ``plateau`` (two pruned layers) gives, per layer, the range of densities on the budget line
+    whose bound equals the best one (within :data:`PLATEAU_TOL` in log10): the bound cannot
+    choose among them. Tie-break: ``optimized`` is the plateau point nearest to uniform
+    density, and uniform itself when it is on the plateau (``uniform_is_optimal``)."""
 
     total_density: float
     uniform: list[float]
@@ -22,6 +31,11 @@ class DensityPlan:
     optimized: list[float]
     optimized_bound: Number
     method: str
+    plateau: list[tuple[float, float]] | None = None
+
+    @property
+    def uniform_is_optimal(self) -> bool:
+        return self.optimized == self.uniform
 
 
 def _layer_sizes(widths: list[int]) -> np.ndarray:
@@ -100,12 +114,34 @@ def optimize_densities(widths, total_density: float, *, method: str = "auto") ->
             f"every layer needs at least one (total density >= {n_layers / sizes.sum():.3g})"
         )
     uniform = [total_density] * n_layers
+    plateau = None
     if total_density == 1.0 or n_layers == 1:
         optimized = uniform
     else:
         optimized = (_quadratic_recipe if method == "quadratic" else _exchange_search)(widths, total_density)
-        if _log_bound(widths, optimized) < _log_bound(widths, uniform):
-            optimized = uniform  # never report a plan worse than the baseline
+        if _log_bound(widths, optimized) < _log_bound(widths, uniform) + PLATEAU_TOL:
+            optimized = uniform  # never report a plan worse than the baseline, nor one that only ties it
+        if n_layers == 2:
+            optimized, plateau = _plateau(widths, total_density, optimized)
     return DensityPlan(
-        total_density, uniform, cai2023(widths, uniform), optimized, cai2023(widths, optimized), method
+        total_density, uniform, cai2023(widths, uniform), optimized, cai2023(widths, optimized), method, plateau
     )
+
+
+def _plateau(widths: list[int], total_density: float, best: list[float], points: int = 121):
+    """Two layers: the densities on the budget line whose bound ties the best (a grid of
+    ``points`` values of p_1 plus the best and uniform points, so its edges are known to
+    1 / (points - 1) of the feasible range), and the tie-break of :class:`DensityPlan`."""
+    m1, m2 = _layer_sizes(widths)
+    kept = total_density * (m1 + m2)
+    lo, hi = max(1.0 / m1, (kept - m2) / m1), min(1.0, (kept - 1.0) / m1)
+    p1 = np.unique(np.r_[np.linspace(lo, hi, points), best[0], total_density])
+    values = np.array([_log_bound(widths, [x, (kept - x * m1) / m2]) for x in p1])
+    on = p1[values >= values.max() - PLATEAU_TOL]
+    choice = float(on[np.argmin(np.abs(on - total_density))])
+    densities = [choice, float((kept - choice * m1) / m2)]
+    if abs(choice - total_density) < 1e-12:
+        densities = [total_density, total_density]
+    plateau = [(float(on.min()), float(on.max())),
+               (float((kept - on.max() * m1) / m2), float((kept - on.min() * m1) / m2))]
+    return densities, plateau
