@@ -231,5 +231,5 @@ def test_density_plateaus_are_reported_with_the_documented_tie_break():
         p2 = (kept - p1 * 784 * 20) / (20 * 20)
         assert abs(B.cai2023_log10(widths, [p1, p2]) - best) < 1e-9
     assert plan.optimized[0] == pytest.approx(hi1)  # the plateau point nearest uniform (p1 = 0.05)
-    beyond = hi1 + 0.01  # past the plateau's edge the bound falls
+    beyond = (hi1 + (kept - 1) / (784 * 20)) / 2  # past the plateau's edge (within the budget) the bound falls
     assert B.cai2023_log10(widths, [beyond, (kept - beyond * 784 * 20) / (20 * 20)]) < best - 1e-9
