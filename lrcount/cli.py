@@ -32,8 +32,7 @@ def _domain_from_args(args) -> Domain | None:
     if getattr(args, "through", None):
         points = _read_points(args.through)
         args.through = None
-        box = _domain_from_args(args) or Box(points.min(axis=0), points.max(axis=0))
-        return Subspace(points, box)
+        return Subspace(points, _domain_from_args(args))  # no box given: the points' range
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.box_file is not None:
@@ -200,7 +199,7 @@ def cmd_bound(args) -> dict | str:
     if args.optimize or args.total_density is not None:
         if args.total_density is None or not args.optimize:
             raise LRCountError("--optimize and --total-density go together")
-        plan = bounds.optimize_densities(widths, args.total_density)
+        plan = bounds.optimize_densities(widths, args.total_density, progress=sys.stderr.isatty())
         result = {
             "widths": widths, "total_density": plan.total_density, "method": plan.method,
             "uniform": {"densities": plan.uniform, **bounds.BoundValue("cai2023", "expected-upper", plan.uniform_bound).to_dict()},

@@ -148,11 +148,16 @@ class Polytope(Domain):
 class Subspace(Domain):
     """The affine hull of S+1 points ``p_0..p_S`` intersected with a box:
     ``x = p_0 + sum_i a_i (p_i - p_0)`` (Cai et al. 2023, eq. 14). S = 1 is a line through two
-    points, S = 2 a plane (Hanin & Rolnick 2019). Regions are counted in the S-dimensional slice."""
+    points, S = 2 a plane (Hanin & Rolnick 2019). Regions are counted in the S-dimensional slice.
 
-    def __init__(self, points, box: Box):
+    The domain is the whole part of the affine hull inside ``box``, not the convex hull of the
+    points (a line through two points runs from box face to box face). Without a box, the
+    points' own range is used (the smallest box holding them), as ``lrcount count --through``
+    does; pass the input box of the data (MNIST: ``Box(-0.5, 2.9)`` in normalised units, as
+    Cai et al.) to count on the whole slice."""
+
+    def __init__(self, points, box: Box | None = None):
         self.points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        self.box = box
         if self.points.shape[0] < 2:
             raise LRCountError("a subspace needs at least two points (S + 1 with S >= 1)")
         if not np.isfinite(self.points).all():
@@ -160,6 +165,7 @@ class Subspace(Domain):
         directions = (self.points[1:] - self.points[0]).T
         if np.linalg.matrix_rank(directions) < directions.shape[1]:
             raise LRCountError("the subspace points are affinely dependent; drop or perturb a point")
+        self.box = box if box is not None else Box(self.points.min(axis=0), self.points.max(axis=0))
 
     @property
     def dim(self) -> int:

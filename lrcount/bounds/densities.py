@@ -56,9 +56,10 @@ def _quadratic_recipe(widths: list[int], total_density: float) -> list[float]:
     p2 = lambda p1: (kept - p1 * m1) / m2  # noqa: E731 - the budget line
     xs = np.array([lo, total_density, hi])
     ys = np.array([_log_bound(widths, [x, p2(x)]) for x in xs])
-    a, b, _ = np.polyfit(xs, ys, 2)
-    if a < 0 and lo <= -b / (2 * a) <= hi:
-        best = -b / (2 * a)
+    distinct = np.unique(np.round((xs - lo) / max(hi - lo, 1e-300), 9)).size == 3
+    a, b, _ = np.polyfit((xs - lo) / (hi - lo), ys, 2) if distinct else (0.0, 0.0, 0.0)  # in [0, 1]: well conditioned
+    if a < 0 and 0 <= -b / (2 * a) <= 1:
+        best = lo + (hi - lo) * (-b / (2 * a))
     else:
         grid = np.linspace(lo, hi, 41)
         best = grid[int(np.argmax([_log_bound(widths, [x, p2(x)]) for x in grid]))]
@@ -92,11 +93,12 @@ def _exchange_search(widths: list[int], total_density: float, rounds: int = 12) 
     return [float(p) for p in kept / sizes]
 
 
-def optimize_densities(widths, total_density: float, *, method: str = "auto") -> DensityPlan:
+def optimize_densities(widths, total_density: float, *, method: str = "auto", progress: bool = False) -> DensityPlan:
     """The per-layer densities that maximise the sparsity-aware bound (binomial ranks) at the
     same number of kept weights as ``total_density`` in every layer. ``method`` is
     ``"quadratic"`` (the authors' recipe, two layers), ``"search"`` (any number of layers) or
-    ``"auto"`` (quadratic for two layers)."""
+    ``"auto"`` (quadratic for two layers). ``progress`` shows a progress line on stderr for
+    searches over a second (the plateau scan of very wide layers)."""
     widths = check_widths(widths)
     if not 0.0 < total_density <= 1.0:
         raise LRCountError(f"the total density must lie in (0, 1], got {total_density}")
@@ -122,13 +124,13 @@ def optimize_densities(widths, total_density: float, *, method: str = "auto") ->
         if _log_bound(widths, optimized) < _log_bound(widths, uniform) + PLATEAU_TOL:
             optimized = uniform  # never report a plan worse than the baseline, nor one that only ties it
         if n_layers == 2:
-            optimized, plateau = _plateau(widths, total_density, optimized)
+            optimized, plateau = _plateau(widths, total_density, optimized, progress=progress)
     return DensityPlan(
         total_density, uniform, cai2023(widths, uniform), optimized, cai2023(widths, optimized), method, plateau
     )
 
 
-def _plateau(widths: list[int], total_density: float, best: list[float], points: int = 121):
+def _plateau(widths: list[int], total_density: float, best: list[float], points: int = 121, progress: bool = False):
     """Two layers: the densities on the budget line whose bound ties the best (a grid of
     ``points`` values of p_1 plus the best and uniform points, so its edges are known to
     1 / (points - 1) of the feasible range), and the tie-break of :class:`DensityPlan`."""
@@ -136,7 +138,10 @@ def _plateau(widths: list[int], total_density: float, best: list[float], points:
     kept = total_density * (m1 + m2)
     lo, hi = max(1.0 / m1, (kept - m2) / m1), min(1.0, (kept - 1.0) / m1)
     p1 = np.unique(np.r_[np.linspace(lo, hi, points), best[0], total_density])
-    values = np.array([_log_bound(widths, [x, (kept - x * m1) / m2]) for x in p1])
+    from tqdm import tqdm
+
+    scan = tqdm(p1, desc="density search", unit=" bounds", delay=1.0, disable=not progress, leave=False)
+    values = np.array([_log_bound(widths, [x, (kept - x * m1) / m2]) for x in scan])
     on = p1[values >= values.max() - PLATEAU_TOL]
     choice = float(on[np.argmin(np.abs(on - total_density))])
     densities = [choice, float((kept - choice * m1) / m2)]
