@@ -97,9 +97,9 @@ class LayerPieces:
     G_abs: np.ndarray
     gamma_abs: np.ndarray
 
-    def distances(self, u: np.ndarray) -> np.ndarray:
-        """Signed Euclidean distance of the point u to each neuron's hyperplane."""
-        return (self.G @ u + self.gamma) / self.norms
+    def take(self, cells: np.ndarray) -> LayerPieces:
+        """The pieces of the given cells (batched pieces only)."""
+        return LayerPieces(*(getattr(self, name)[cells] for name in self.__dataclass_fields__))
 
     def restrict(self, on: np.ndarray) -> AffineMap:
         """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active."""
@@ -151,6 +151,8 @@ def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray) -> Certificate:
     return Certificate(ball.value, ball.x)
 
 
-def is_region(radius: float, epsilon: float) -> bool:
-    """The counting rule: the inscribed radius reaches epsilon."""
+def is_region(radius, epsilon: float):
+    """The counting rule: the inscribed radius reaches epsilon (elementwise for arrays). A
+    partial set (some neurons' rows only) that fails it holds no region, since rows only shrink
+    the ball."""
     return radius >= epsilon

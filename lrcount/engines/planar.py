@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import LRCountError
 from ..lp import inscribed_ball, search_limits
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces
+from ..region import FEASTOL, AffineMap, LayerPieces, is_region
 from . import EngineRun
 
 #: Cells processed together through the next layers (bounds the memory).
@@ -45,12 +45,13 @@ class _Cells:
     def starts(self) -> np.ndarray:
         return np.searchsorted(self.owner, np.arange(self.n + 1))
 
-    def select(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The vertices and new owner ids of the cells ``cells`` (sorted ids)."""
-        new_id = np.full(self.n, -1)
-        new_id[cells] = np.arange(len(cells))
-        keep = new_id[self.owner] >= 0
-        return self.verts[keep], new_id[self.owner[keep]]
+
+def _select(verts: np.ndarray, owner: np.ndarray, n: int, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices and new owner ids of the cells ``cells`` (sorted ids) out of ``n``."""
+    new_id = np.full(n, -1)
+    new_id[cells] = np.arange(len(cells))
+    keep = new_id[owner] >= 0
+    return verts[keep], new_id[owner[keep]]
 
 
 def _next_in_cycle(owner: np.ndarray, n: int) -> np.ndarray:
@@ -133,12 +134,12 @@ def _polygon_ball(points: np.ndarray) -> tuple[float, np.ndarray | None]:
 def _keep_thick(verts, owner, n, epsilon) -> np.ndarray:
     """The cells that hold a ball of radius epsilon."""
     lower, upper = _inscribed_radius_bounds(verts, owner, n)
-    keep = lower >= epsilon
-    unsure = np.flatnonzero(~keep & (upper >= epsilon))
+    keep = is_region(lower, epsilon)
+    unsure = np.flatnonzero(~keep & is_region(upper, epsilon))
     if unsure.size:
         starts = np.searchsorted(owner, np.arange(n + 1))
         for cell in unsure:
-            keep[cell] = _polygon_ball(verts[starts[cell]:starts[cell + 1]])[0] >= epsilon
+            keep[cell] = is_region(_polygon_ball(verts[starts[cell]:starts[cell + 1]])[0], epsilon)
     return keep
 
 
@@ -155,7 +156,7 @@ def _domain_cells(problem: CountingProblem) -> _Cells:
         distance = (rhs - verts @ row) / np.linalg.norm(row)
         verts, owner, n, parent, side = _split(verts, owner, n, distance, np.zeros(n, int))
         cells = np.flatnonzero(side)
-        verts, owner = _Cells(verts, owner, n, None, None).select(cells)
+        verts, owner = _select(verts, owner, n, cells)
         n = len(cells)
     return _Cells(verts, owner, n, AffineMap.identity(chart.dim), np.zeros((n, 0), bool))
 
@@ -180,7 +181,7 @@ class _PlanarSplitter:
         cells = self._split_layer(cells, l)
         for start in range(0, cells.n, CHUNK):
             chunk = np.arange(start, min(start + CHUNK, cells.n))
-            verts, owner = cells.select(chunk)
+            verts, owner = _select(cells.verts, cells.owner, cells.n, chunk)
             self.descend(_Cells(verts, owner, len(chunk), cells.affine.take(chunk), cells.patterns[chunk]), l + 1)
 
     def _split_layer(self, cells: _Cells, l: int) -> _Cells:
@@ -205,14 +206,11 @@ class _PlanarSplitter:
                                                self.problem.epsilon)
                 if not keep.all():
                     kept = np.flatnonzero(keep)
-                    verts, owner = _Cells(verts, owner, n_new, None, None).select(kept)
+                    verts, owner = _select(verts, owner, n_new, kept)
                     parent, side, n_new = parent[kept], side[kept], len(kept)
             entry, on, n = entry[parent], on[parent], n_new
             on[:, i] = side
-        affine = AffineMap(pieces.G[entry], pieces.gamma[entry], pieces.G_abs[entry], pieces.gamma_abs[entry])
-        restricted = LayerPieces(affine.M, affine.m, pieces.norms[entry], pieces.constant[entry],
-                                 pieces.on_if_constant[entry], affine.M_abs, affine.m_abs).restrict(on)
-        return _Cells(verts, owner, n, restricted, np.concatenate([cells.patterns[entry], on], axis=1))
+        return _Cells(verts, owner, n, pieces.take(entry).restrict(on), np.concatenate([cells.patterns[entry], on], axis=1))
 
     def _found(self, cells: _Cells) -> None:
         self.count += cells.n

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..lp import new_highs, search_limits
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces
+from ..region import FEASTOL, AffineMap, LayerPieces, is_region
 from . import EngineRun
 
 INF = highspy.kHighsInf
@@ -156,7 +156,7 @@ class _Splitter:
 
     def start(self) -> _Frame | None:
         radius, x = self.lp.solve()
-        if radius < self.eps:
+        if not is_region(radius, self.eps):
             return None
         return self._enter(0, AffineMap.identity(self.lp.k), (), x, radius, self.lp.n_rows, self.mid, self.half)
 
@@ -202,9 +202,9 @@ class _Splitter:
         lp.truncate(frame.n_rows)
         if frame.row is not None:
             lp.push(*frame.row)
-        if frame.radius < self.eps:
+        if not is_region(frame.radius, self.eps):
             frame.radius, frame.x = lp.solve()
-            if frame.radius < self.eps:
+            if not is_region(frame.radius, self.eps):
                 return []
         if frame.todo.size > self.box_lps and lp.n_rows - frame.box_rows >= _STALE_ROWS:
             self._tighten_box(frame)
@@ -226,9 +226,9 @@ class _Splitter:
             x, radius = _witness(frame.x, frame.radius, sign * distance, frame.points, sign * at_points)
             on = frame.on.copy()
             on[i] = side
-            row = (-sign * pieces.G[i] / pieces.norms[i], sign * pieces.gamma[i] / pieces.norms[i])
-            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, x, radius if radius >= self.eps else -1.0,
-                                   lp.n_rows, row, frame.mid, frame.half, frame.points[sign * at_points >= 0],
+            A, c = pieces.margin_rows(on, np.array([i]))
+            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, x, radius if is_region(radius, self.eps) else -1.0,
+                                   lp.n_rows, (A[0], c[0]), frame.mid, frame.half, frame.points[sign * at_points >= 0],
                                    frame.box_rows))
         return children
 
