@@ -97,14 +97,13 @@ class LayerPieces:
     G_abs: np.ndarray
     gamma_abs: np.ndarray
 
-    def take(self, cells: np.ndarray) -> LayerPieces:
-        """The pieces of the given cells (batched pieces only)."""
-        return LayerPieces(*(getattr(self, name)[cells] for name in self.__dataclass_fields__))
-
-    def restrict(self, on: np.ndarray) -> AffineMap:
-        """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active."""
+    def restrict(self, on: np.ndarray, cells: np.ndarray | None = None) -> AffineMap:
+        """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active
+        (for batched pieces: of the given ``cells``, one row of ``on`` each)."""
         mask = on.astype(float)
-        return AffineMap(mask[..., None] * self.G, mask * self.gamma, mask[..., None] * self.G_abs, mask * self.gamma_abs)
+        pick = (lambda a: a) if cells is None else (lambda a: a[cells])
+        return AffineMap(mask[..., None] * pick(self.G), mask * pick(self.gamma),
+                         mask[..., None] * pick(self.G_abs), mask * pick(self.gamma_abs))
 
     def margin_rows(self, on: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For the neurons ``rows`` with signs ``on``: (A, c) such that ``A u <= c`` is

@@ -192,25 +192,48 @@ class _PlanarSplitter:
         entry = np.arange(cells.n)  # each cell's cell at the layer's entry
         on = np.zeros((cells.n, width), bool)
         verts, owner, n = cells.verts, cells.owner, cells.n
+        # Which hyperplanes may cross which entry cells (interval bounds over each cell's
+        # bounding box), and the side of the cells they cannot cross: split only the former.
+        starts = np.searchsorted(owner, np.arange(n + 1))[:-1]
+        lower, upper = np.minimum.reduceat(verts, starts), np.maximum.reduceat(verts, starts)
+        normals, offsets = planes[..., :-1], planes[..., -1]
+        centre = np.einsum("enk,ek->en", normals, (lower + upper) / 2) + offsets
+        spread = np.einsum("enk,ek->en", np.abs(normals), (upper - lower) / 2)
+        may_cross = (np.abs(centre) <= spread + FEASTOL) & ~pieces.constant
+        settled = np.where(pieces.constant, pieces.on_if_constant, centre > 0)
         for i in range(width):
             self.should_stop()
-            forced = np.where(pieces.constant[entry, i], np.where(pieces.on_if_constant[entry, i], 1, -1), 0)
-            plane = planes[entry, i][owner]  # each vertex's cell's unit normal and offset
-            distance = np.einsum("ij,ij->i", plane[:, :-1], verts) + plane[:, -1]
-            verts, owner, n_new, parent, side = _split(verts, owner, n, distance, forced)
-            if n_new != n:
-                first_new = n_new - 2 * (n_new - n)  # the halves of split cells come last
-                tail = np.searchsorted(owner, first_new)
+            on[:, i] = settled[entry, i]
+            crossing = may_cross[entry, i]
+            if not crossing.any():
+                continue
+            at_crossing = crossing[owner]
+            sub_owner = (np.cumsum(crossing) - 1)[owner[at_crossing]]
+            plane = planes[entry[crossing], i][sub_owner]  # each vertex's cell's unit normal and offset
+            sub_verts = verts[at_crossing]
+            distance = np.einsum("ij,ij->i", plane[:, :-1], sub_verts) + plane[:, -1]
+            n_sub = int(crossing.sum())
+            new_verts, new_owner, n_new, sub_parent, sub_side = _split(sub_verts, sub_owner, n_sub, distance,
+                                                                      np.zeros(n_sub, int))
+            if n_new != n_sub:
+                first_new = n_new - 2 * (n_new - n_sub)  # the halves of split cells come last
+                tail = np.searchsorted(new_owner, first_new)
                 keep = np.ones(n_new, bool)
-                keep[first_new:] = _keep_thick(verts[tail:], owner[tail:] - first_new, n_new - first_new,
+                keep[first_new:] = _keep_thick(new_verts[tail:], new_owner[tail:] - first_new, n_new - first_new,
                                                self.problem.epsilon)
                 if not keep.all():
                     kept = np.flatnonzero(keep)
-                    verts, owner = _select(verts, owner, n_new, kept)
-                    parent, side, n_new = parent[kept], side[kept], len(kept)
-            entry, on, n = entry[parent], on[parent], n_new
-            on[:, i] = side
-        return _Cells(verts, owner, n, pieces.take(entry).restrict(on), np.concatenate([cells.patterns[entry], on], axis=1))
+                    new_verts, new_owner = _select(new_verts, new_owner, n_new, kept)
+                    sub_parent, sub_side = sub_parent[kept], sub_side[kept]
+            # the cells it cannot cross first, unchanged, then the crossed ones as split
+            rest = ~crossing
+            n_rest = int(rest.sum())
+            verts = np.concatenate([verts[~at_crossing], new_verts])
+            owner = np.concatenate([(np.cumsum(rest) - 1)[owner[~at_crossing]], n_rest + new_owner])
+            parent = np.concatenate([np.flatnonzero(rest), np.flatnonzero(crossing)[sub_parent]])
+            entry, on, n = entry[parent], on[parent], len(parent)
+            on[n_rest:, i] = sub_side
+        return _Cells(verts, owner, n, pieces.restrict(on, entry), np.concatenate([cells.patterns[entry], on], axis=1))
 
     def _found(self, cells: _Cells) -> None:
         self.count += cells.n
