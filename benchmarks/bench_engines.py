@@ -112,7 +112,7 @@ def main() -> None:
                 continue
             count, complete, seconds, peak = run_isolated(context, name, engine, args.time_limit)
             shown = f"{count}" if complete else f">= {count} (time limit)"
-            ratio = f"{seconds / baseline:.1f}x slower" if baseline and complete else ""
+            ratio = f"{seconds / baseline:.1f}x" if baseline and complete else ""
             versus = f"{nnenum / seconds:.2f}" if nnenum and complete else ""
             print(f"| {name} | {engine} | {shown} | {seconds:.3f} | {count / seconds:,.0f} | {peak:.0f} | {ratio} | {versus} |",
                   flush=True)
