@@ -126,6 +126,12 @@ def run_study(
     if widths[0] != data.input_dim:
         raise LRCountError(f"the network takes {widths[0]} inputs but the {data.name} data have {data.input_dim}")
     progress = progress or (lambda n=1: None)
+    n_layers = len(widths) - 1
+    plans = {density: [("dense", [1.0] * n_layers)] if density == 1.0 else [
+        ("uniform", [density] * n_layers),
+        ("bound-guided", bounds.optimize_densities(widths, density).optimized),
+    ] for density in densities}
+    dense_bound = bounds.log10(bounds.serra2018(widths))
     reports, tasks = [], []
     for seed in seeds:
         model, dense = train(widths, data, setup, seed=seed)
@@ -134,11 +140,7 @@ def run_study(
         for name, domain in domains.items():
             check_countable(dense, domain, name, time_limit)
         for density in densities:
-            plans = [("dense", [1.0] * (len(widths) - 1))] if density == 1.0 else [
-                ("uniform", [density] * (len(widths) - 1)),
-                ("bound-guided", bounds.optimize_densities(widths, density).optimized),
-            ]
-            for method, layer_densities in plans:
+            for method, layer_densities in plans[density]:
                 net = dense
                 if method != "dense":
                     masks = prune.layerwise_magnitude(dense, layer_densities)
@@ -149,8 +151,7 @@ def run_study(
                     save_npz(net, out / file)
                 report = NetworkReport(
                     seed, method, density, [round(p, 6) for p in net.densities()],
-                    accuracy(net, data.x_test, data.y_test), file,
-                    bounds.log10(bounds.serra2018(widths)),
+                    accuracy(net, data.x_test, data.y_test), file, dense_bound,
                     bounds.log10(bounds.cai2023(widths, [max(p, 1e-12) for p in net.densities()])),
                 )
                 reports.append(report)
