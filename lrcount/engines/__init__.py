@@ -35,6 +35,32 @@ class EngineRun:
 Engine = Callable[..., EngineRun]
 
 
+class RegionLog:
+    """What a splitting engine has found so far: the count, and each region's pattern and
+    interior point when they are collected; ``on_region`` is called once per region."""
+
+    def __init__(self, on_region: Callable[[], None], collect: bool):
+        self.on_region = on_region
+        self.collect = collect
+        self.count = 0
+        self.patterns: list[np.ndarray] = []
+        self.points: list[np.ndarray] = []
+
+    def add(self, patterns, points) -> None:
+        """Record regions (``patterns`` and ``points`` are only read when collecting)."""
+        patterns = list(patterns)
+        self.count += len(patterns)
+        if self.collect:
+            self.patterns.extend(patterns)
+            self.points.extend(points)
+        for _ in patterns:
+            self.on_region()
+
+    def result(self, status: str, stats: dict | None = None) -> EngineRun:
+        return EngineRun(self.count, status == "complete", status, self.patterns if self.collect else None,
+                         self.points if self.collect else None, stats or {})
+
+
 def get_engine(name: str) -> Engine:
     """The engine function called ``name`` (see :data:`ENGINE_NAMES`)."""
     from importlib import import_module
@@ -50,7 +76,7 @@ PLANAR_ENGINES = ("planar",)
 #: The engines on the SCIP model, whose big-M constants need LP-tightened bounds.
 MILP_ENGINES = ("milp", "scip-count")
 
-__all__ = ["EngineRun", "Engine", "get_engine", "engines_for", "ENGINE_NAMES"]
+__all__ = ["EngineRun", "Engine", "RegionLog", "get_engine", "engines_for", "ENGINE_NAMES"]
 
 
 def engines_for(dim: int) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from ..errors import LRCountError
 from ..lp import inscribed_ball, search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces, is_region
-from . import EngineRun
+from . import EngineRun, RegionLog
 
 #: Cells processed together through the next layers (bounds the memory).
 CHUNK = 4096
@@ -165,12 +165,8 @@ class _PlanarSplitter:
     def __init__(self, problem: CountingProblem, on_region, collect, should_stop):
         self.problem = problem
         self.layers = problem.net.hidden_layers
-        self.on_region = on_region
-        self.collect = collect
+        self.log = RegionLog(on_region, collect)
         self.should_stop = should_stop
-        self.count = 0
-        self.patterns: list[np.ndarray] = []
-        self.points: list[np.ndarray] = []
         self.polygons: list[np.ndarray] = []
 
     def descend(self, cells: _Cells, l: int) -> None:
@@ -236,15 +232,13 @@ class _PlanarSplitter:
         return _Cells(verts, owner, n, pieces.restrict(on, entry), np.concatenate([cells.patterns[entry], on], axis=1))
 
     def _found(self, cells: _Cells) -> None:
-        self.count += cells.n
-        if self.collect:
-            starts = cells.starts
-            polygons = [cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n)]
-            self.patterns.extend(cells.patterns)
-            self.points.extend(_polygon_ball(polygon)[1] for polygon in polygons)
-            self.polygons.extend(polygons)
-        for _ in range(cells.n):
-            self.on_region()
+        if not self.log.collect:
+            self.log.add(cells.patterns, ())
+            return
+        starts = cells.starts
+        polygons = [cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n)]
+        self.log.add(cells.patterns, [_polygon_ball(polygon)[1] for polygon in polygons])
+        self.polygons.extend(polygons)
 
 
 def _broadcast(affine: AffineMap, n: int) -> AffineMap:
@@ -264,7 +258,7 @@ def polygons(problem: CountingProblem) -> tuple[list[np.ndarray], list[np.ndarra
         raise LRCountError(f"regions can be drawn on domains of dimension 2, got {problem.chart.dim}")
     splitter = _PlanarSplitter(problem, lambda: None, True, lambda: None)
     splitter.descend(_domain_cells(problem), 0)
-    return splitter.patterns, splitter.polygons
+    return splitter.log.patterns, splitter.polygons
 
 
 def run(
@@ -289,10 +283,4 @@ def run(
             splitter.descend(_domain_cells(problem), 0)
         except _Stop as stop:
             status = stop.status
-    return EngineRun(
-        count=splitter.count,
-        complete=status == "complete",
-        status=status,
-        patterns=splitter.patterns if collect else None,
-        points=splitter.points if collect else None,
-    )
+    return splitter.log.result(status)

@@ -31,7 +31,7 @@ import numpy as np
 from ..lp import new_highs, search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces, is_region
-from . import EngineRun
+from . import EngineRun, RegionLog
 
 INF = highspy.kHighsInf
 #: Relative padding of a bounding box from LPs, far above their feasibility tolerance.
@@ -145,15 +145,11 @@ class _Splitter:
         self.problem = problem
         self.eps = problem.epsilon
         self.layers = problem.net.hidden_layers
-        self.on_region = on_region
-        self.collect = collect
+        self.log = RegionLog(on_region, collect)
         self.lp = _ChebyshevLP(problem)
         chart = problem.chart
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
         self.box_lps = chart.dim
-        self.count = 0
-        self.patterns: list[np.ndarray] = []
-        self.points: list[np.ndarray] = []
 
     def start(self) -> _Frame | None:
         radius, x = self.lp.solve()
@@ -234,11 +230,7 @@ class _Splitter:
         return children
 
     def _found(self, path: tuple, x: np.ndarray) -> None:
-        self.count += 1
-        if self.collect:
-            self.patterns.append(np.concatenate(path) if path else np.zeros(0, bool))
-            self.points.append(x.copy())
-        self.on_region()
+        self.log.add([np.concatenate(path) if path else np.zeros(0, bool)], [x.copy()])
 
 
 def run(
@@ -261,11 +253,4 @@ def run(
             if steps % 64 == 0 and stop_reason():
                 status = stop_reason()
                 break
-    return EngineRun(
-        count=splitter.count,
-        complete=status == "complete",
-        status=status,
-        patterns=splitter.patterns if collect else None,
-        points=splitter.points if collect else None,
-        stats={"lps": splitter.lp.solves},
-    )
+    return splitter.log.result(status, {"lps": splitter.lp.solves})
