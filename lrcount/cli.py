@@ -32,13 +32,16 @@ def _domain_from_args(args) -> Domain | None:
     if getattr(args, "through", None):
         points = _read_points(args.through)
         args.through = None
-        return Subspace(points, _domain_from_args(args))  # no box given: the points' range
+        box = _domain_from_args(args)  # no box given: the points' range
+        if box is not None and not isinstance(box, Box):
+            raise LRCountError("--through needs a box; the VNN-LIB file describes a polytope")
+        return Subspace(points, box)
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.box_file is not None:
-        from .io import read_vnnlib_box
+        from .io import read_vnnlib
 
-        return read_vnnlib_box(args.box_file)
+        return read_vnnlib(args.box_file)
     return None
 
 
@@ -302,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     count.add_argument("model", help="a .npz, .pt / .pth (state dict) or .onnx file")
     where = count.add_mutually_exclusive_group()
     where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
-    where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
+    where.add_argument("--box-file", metavar="F",
+                       help="a VNN-LIB file: its input bounds give the box, other linear input constraints cut it")
     count.add_argument("--through", metavar="POINTS.npy",
                        help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
                             "by default, the points' range")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lrcount
-from lrcount import LRCountError, ReLUNetwork
+from lrcount import Box, LRCountError, ReLUNetwork
 from lrcount.io import read_vnnlib_box, save_npz
 
 from conftest import ACAS_ONNX, DATA, require
@@ -129,4 +129,23 @@ def test_vnnlib_written_here(tmp_path):
 def test_vnnlib_missing_bound(tmp_path):
     (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(assert (<= X_0 1.5))\n")
     with pytest.raises(LRCountError, match="lacks a lower or an upper bound"):
+        read_vnnlib_box(tmp_path / "p.vnnlib")
+
+
+def test_vnnlib_linear_input_constraints_make_a_polytope(tmp_path):
+    from lrcount import Polytope, ReLUNetwork, count_regions
+    from lrcount.io import read_vnnlib
+
+    text = ("(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n"
+            "(assert (>= X_0 -1))\n(assert (<= X_0 1))\n(assert (>= X_1 -1))\n(assert (<= X_1 1))\n"
+            "(assert (and (<= (+ X_0 (* 2 X_1)) 0.5) (>= (- X_0 X_1) -1.5)))\n(assert (<= Y_0 3))\n")
+    (tmp_path / "p.vnnlib").write_text(text)
+    domain = read_vnnlib(tmp_path / "p.vnnlib")
+    assert isinstance(domain, Polytope)
+    square = np.vstack([np.eye(2), -np.eye(2)])
+    direct = Polytope(np.vstack([[[1, 2], [-1, 1]], square]), np.r_[0.5, 1.5, np.ones(4)])
+    net = ReLUNetwork.random([2, 8, 8], seed=4)
+    assert count_regions(net, domain).count == count_regions(net, direct).count
+    assert count_regions(net, domain).count < count_regions(net, Box(-1, 1)).count
+    with pytest.raises(LRCountError, match="beyond a box"):
         read_vnnlib_box(tmp_path / "p.vnnlib")

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import LRCountError
 from ..network import ReLUNetwork
 from .npz import load_npz, save_npz
-from .vnnlib import read_vnnlib_box
+from .vnnlib import read_vnnlib, read_vnnlib_box
 
 LOADERS = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".onnx": "onnx"}
 
@@ -53,4 +53,4 @@ def check_readable_file(path, what: str) -> Path:
     return path
 
 
-__all__ = ["check_readable_file", "load", "load_npz", "save_npz", "read_vnnlib_box"]
+__all__ = ["check_readable_file", "load", "load_npz", "save_npz", "read_vnnlib", "read_vnnlib_box"]

@@ -1,4 +1,9 @@
-"""The input box of a VNN-LIB property: its ``(assert (<= X_i c))`` / ``(>= X_i c)`` lines."""
+"""The input domain of a VNN-LIB property (VNN-COMP's format, an SMT-LIB subset).
+
+Assertions on the inputs ``X_i`` give the domain: bounds on one input make a box; linear
+constraints such as ``(<= (+ X_0 (* 2 X_1)) 0.5)`` (also inside ``and``) cut it to a polytope.
+Assertions on the outputs ``Y_j`` are ignored. Disjunctions over the inputs (``or``) are a
+union of domains and are refused, as are equalities between inputs (a lower-dimensional set)."""
 
 from __future__ import annotations
 
@@ -7,54 +12,102 @@ from pathlib import Path
 
 import numpy as np
 
-from ..domain import Box
+from ..domain import Box, Polytope
 from ..errors import LRCountError
 
-_BOUND = re.compile(r"\(\s*assert\s*\(\s*(<=|>=)\s+(X_(\d+))\s+([-+0-9.eE]+)\s*\)\s*\)")
-_REVERSED = re.compile(r"\(\s*assert\s*\(\s*(<=|>=)\s+([-+0-9.eE]+)\s+(X_(\d+))\s*\)\s*\)")
 _DECLARE = re.compile(r"\(\s*declare-const\s+X_(\d+)\s+Real\s*\)")
+_VARIABLE = re.compile(r"([XY])_(\d+)")
 
 
-def _top_level_forms(text: str) -> list[str]:
-    """The top-level parenthesised forms of an S-expression text."""
-    forms, depth, start = [], 0, 0
-    for position, char in enumerate(text):
-        if char == "(":
-            if depth == 0:
-                start = position
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                forms.append(text[start:position + 1])
-            if depth < 0:
-                break
-    if depth != 0:
-        raise LRCountError("unbalanced parentheses")
-    return forms
+class _Refused(Exception):
+    """An input constraint lrcount does not read (the message says which and why)."""
 
 
-def _input_assertions(text: str, path) -> list[str]:
-    """The assertions that constrain inputs X_i; each must be a plain bound on one input."""
-    out = []
-    for form in _top_level_forms(text):
-        if not form.startswith("(assert") or "X_" not in form:
-            continue
-        if _BOUND.fullmatch(form) or _REVERSED.fullmatch(form):
-            out.append(form)
-        elif re.search(r"\(\s*or\b", form):
-            raise LRCountError(f"{path}: a disjunction (or ...) over the inputs is a union of boxes; "
-                               "lrcount counts in one box: write one file per box")
+def _parse(text: str) -> list:
+    """The S-expressions of ``text`` as nested lists of tokens."""
+    stack: list[list] = [[]]
+    for token in re.findall(r"\(|\)|[^\s()]+", text):
+        if token == "(":
+            stack.append([])
+        elif token == ")":
+            if len(stack) == 1:
+                raise _Refused("unbalanced parentheses")
+            done = stack.pop()
+            stack[-1].append(done)
         else:
-            short = " ".join(form.split())[:60]
-            raise LRCountError(f"{path}: the input constraint {short!r} is not a bound on one input; "
-                               "only boxes are read from VNN-LIB (use lrcount.Polytope in Python for general constraints)")
-    return out
+            stack[-1].append(token)
+    if len(stack) != 1:
+        raise _Refused("unbalanced parentheses")
+    return stack[0]
 
 
-def read_vnnlib_box(path) -> Box:
-    """The box given by the bounds on the inputs X_0..X_{n-1}; every input needs both bounds.
-    Output constraints (on Y_j) are ignored; any other constraint on the inputs is refused."""
+def _mentions(expr, kind: str) -> bool:
+    if isinstance(expr, list):
+        return any(_mentions(e, kind) for e in expr)
+    match = _VARIABLE.fullmatch(expr)
+    return bool(match and match.group(1) == kind)
+
+
+def _linear(expr, n: int) -> tuple[np.ndarray, float]:
+    """``expr`` as ``a . x + k``: (a, k)."""
+    if not isinstance(expr, list):
+        match = _VARIABLE.fullmatch(expr)
+        if match:
+            i = int(match.group(2))
+            if i >= n:
+                raise _Refused(f"X_{i} is used but only {n} inputs are declared")
+            a = np.zeros(n)
+            a[i] = 1.0
+            return a, 0.0
+        try:
+            return np.zeros(n), float(expr)
+        except ValueError:
+            raise _Refused(f"cannot read {expr!r} as a number or an input") from None
+    head, args = expr[0], [_linear(e, n) for e in expr[1:]]
+    if head == "+":
+        return sum(a for a, _ in args), sum(k for _, k in args)
+    if head == "-":
+        if len(args) == 1:
+            return -args[0][0], -args[0][1]
+        return args[0][0] - sum(a for a, _ in args[1:]), args[0][1] - sum(k for _, k in args[1:])
+    if head == "*" and len(args) == 2 and not (args[0][0].any() and args[1][0].any()):
+        (a1, k1), (a2, k2) = args
+        return a1 * k2 + a2 * k1, k1 * k2
+    raise _Refused(f"({' '.join(map(str, expr))[:40]}...) is not linear in the inputs")
+
+
+def _constraints(expr, n: int):
+    """The rows ``(a, c)`` meaning ``a . x <= c`` that an assertion on the inputs makes."""
+    head = expr[0] if isinstance(expr, list) and expr else None
+    if head == "and":
+        for part in expr[1:]:
+            yield from _constraints(part, n)
+        return
+    if not _mentions(expr, "X"):
+        return  # an output constraint
+    if head == "or":
+        raise _Refused("a disjunction (or ...) over the inputs is a union of domains; lrcount counts in one: "
+                       "write one file per disjunct")
+    if _mentions(expr, "Y"):
+        raise _Refused("a constraint that ties inputs to outputs does not describe an input domain")
+    if head not in ("<=", ">=", "<", ">", "=") or len(expr) != 3:
+        raise _Refused(f"cannot read the input constraint ({head} ...)")
+    (a1, k1), (a2, k2) = _linear(expr[1], n), _linear(expr[2], n)
+    a, c = a1 - a2, k2 - k1  # lhs - rhs: a . x + (k1 - k2) op 0
+    if head in ("<=", "<"):
+        yield a, c
+    elif head in (">=", ">"):
+        yield -a, -c
+    elif np.count_nonzero(a) == 1:  # an input fixed to a value: a slice, as VNN-LIB property 4
+        yield a, c
+        yield -a, -c
+    else:
+        raise _Refused("an equality between inputs describes a lower-dimensional set; count on a Subspace")
+
+
+def read_vnnlib(path) -> Box | Polytope:
+    """The input domain of a VNN-LIB file: a :class:`Box` when its input constraints are
+    bounds on single inputs, else the :class:`Polytope` they cut from it."""
     from . import check_readable_file
 
     path = check_readable_file(path, "VNN-LIB")
@@ -67,22 +120,40 @@ def read_vnnlib_box(path) -> Box:
     if n == 0:
         raise LRCountError(f"{path} declares no inputs X_0, X_1, ...; is it a VNN-LIB file?")
     try:
-        assertions = "\n".join(_input_assertions(text, path))
-    except LRCountError as exc:
-        if str(exc) == "unbalanced parentheses":
-            raise LRCountError(f"{path} has unbalanced parentheses; is it a VNN-LIB file?") from None
-        raise
-    lower, upper = np.full(n, -np.inf), np.full(n, np.inf)
-    bounds = [(op, int(i), float(c)) for op, _, i, c in _BOUND.findall(assertions)]
-    bounds += [("<=" if op == ">=" else ">=", int(i), float(c)) for op, c, _, i in _REVERSED.findall(assertions)]
-    for op, i, c in bounds:
-        if i >= n:
-            raise LRCountError(f"{path} bounds X_{i} but declares only {n} inputs")
-        if op == "<=":
-            upper[i] = min(upper[i], c)
-        else:
-            lower[i] = max(lower[i], c)
-    unbounded = [i for i in range(n) if not (np.isfinite(lower[i]) and np.isfinite(upper[i]))]
-    if unbounded:
-        raise LRCountError(f"{path} lacks a lower or an upper bound for inputs {unbounded}; the box must be bounded")
-    return Box(lower, upper)
+        rows = [row for form in _parse(text) if isinstance(form, list) and form[:1] == ["assert"]
+                for part in form[1:] for row in _constraints(part, n)]
+    except _Refused as refused:
+        raise LRCountError(f"{path}: {refused}") from None
+    lower, upper, general = np.full(n, -np.inf), np.full(n, np.inf), []
+    for a, c in rows:
+        nonzero = np.flatnonzero(a)
+        if len(nonzero) == 1:
+            i, coef = int(nonzero[0]), a[nonzero[0]]
+            if coef > 0:
+                upper[i] = min(upper[i], c / coef)
+            else:
+                lower[i] = max(lower[i], c / coef)
+        elif len(nonzero) > 1:
+            general.append((a, c))
+        elif c < 0:
+            raise LRCountError(f"{path}: a constraint on the inputs can never hold; the domain is empty")
+    if not general:
+        unbounded = [i for i in range(n) if not (np.isfinite(lower[i]) and np.isfinite(upper[i]))]
+        if unbounded:
+            raise LRCountError(f"{path} lacks a lower or an upper bound for inputs {unbounded}; the box must be bounded")
+        return Box(lower, upper)
+    eye = np.eye(n)
+    A = [a for a, _ in general] + [eye[i] for i in range(n) if np.isfinite(upper[i])] + \
+        [-eye[i] for i in range(n) if np.isfinite(lower[i])]
+    c = [c for _, c in general] + [upper[i] for i in range(n) if np.isfinite(upper[i])] + \
+        [-lower[i] for i in range(n) if np.isfinite(lower[i])]
+    return Polytope(np.array(A), np.array(c))
+
+
+def read_vnnlib_box(path) -> Box:
+    """The input box of a VNN-LIB file; a file whose input constraints are not all bounds is
+    refused (use :func:`read_vnnlib` for polytopes)."""
+    domain = read_vnnlib(path)
+    if not isinstance(domain, Box):
+        raise LRCountError(f"{path} constrains the inputs beyond a box; read it with lrcount.io.read_vnnlib")
+    return domain
