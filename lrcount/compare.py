@@ -63,10 +63,6 @@ class NetworkReport:
     bound_sparse_log10: float  # Cai et al. 2023 at the layer densities
     counts: list[CountEntry] = field(default_factory=list)
 
-    @property
-    def mean_log2_count(self) -> float:
-        return float(np.mean([math.log2(max(c.count, 1)) for c in self.counts]))
-
 
 @dataclass
 class Study:
