@@ -69,7 +69,7 @@ def get_engine(name: str) -> Engine:
 
 
 #: Engine name -> module in this package (imported on first use: the modules import EngineRun).
-ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split", "planar": "planar"}
+ENGINE_MODULES = {"milp": "onetree", "scip-count": "scipcount", "split": "split", "vertex": "vertex", "planar": "planar"}
 ENGINE_NAMES = tuple(ENGINE_MODULES)
 #: Engines that need a domain of dimension 1 or 2.
 PLANAR_ENGINES = ("planar",)

@@ -140,13 +140,17 @@ def _witness(x, radius, distance, points, point_distances) -> tuple[np.ndarray, 
     return best_x, best
 
 
-class _Splitter:
-    def __init__(self, problem: CountingProblem, on_region: Callable[[], None], collect: bool):
+class Splitter:
+    """The search, recording into ``log``; :func:`run` drives it from the whole domain, and
+    :meth:`resume` from any partial pattern (the ``vertex`` engine hands it degenerate cells)."""
+
+    def __init__(self, problem: CountingProblem, log: RegionLog):
         self.problem = problem
         self.eps = problem.epsilon
         self.layers = problem.net.hidden_layers
-        self.log = RegionLog(on_region, collect)
+        self.log = log
         self.lp = _ChebyshevLP(problem)
+        self.domain_rows = self.lp.n_rows
         chart = problem.chart
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
         self.box_lps = chart.dim
@@ -229,6 +233,29 @@ class _Splitter:
                                    frame.box_rows))
         return children
 
+    def resume(self, layer: int, pieces: LayerPieces, on: np.ndarray, todo: np.ndarray, path: tuple,
+               A: np.ndarray, c: np.ndarray, points: np.ndarray) -> _Frame:
+        """The search node below a partial pattern: ``path`` holds the signs of the layers
+        before ``layer``, ``on`` those of its neurons outside ``todo``; the set of that pattern
+        is the domain cut by ``A u <= c`` (unit-norm rows) and holds ``points``."""
+        self.lp.truncate(self.domain_rows)
+        for row, rhs in zip(A, c):
+            self.lp.push(row, rhs)
+        lower, upper = points.min(axis=0), points.max(axis=0)
+        mid = (lower + upper) / 2
+        half = (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(mid))
+        return _Frame(layer, pieces, todo, on, path, mid, -1.0, self.lp.n_rows, None, mid, half, points, self.lp.n_rows)
+
+    def drain(self, stack: list[_Frame], stop_reason: Callable[[], str | None]) -> str | None:
+        """Search depth first from the nodes on ``stack``; the reason to stop early, if any."""
+        steps = 0
+        while stack:
+            stack.extend(self.expand(stack.pop()))
+            steps += 1
+            if steps % 64 == 0 and (reason := stop_reason()):
+                return reason
+        return None
+
     def _found(self, path: tuple, x: np.ndarray) -> None:
         self.log.add([np.concatenate(path) if path else np.zeros(0, bool)], [x.copy()])
 
@@ -241,16 +268,8 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
-    splitter = _Splitter(problem, on_region, collect)
-    status = "complete"
+    splitter = Splitter(problem, RegionLog(on_region, collect))
     with search_limits(time_limit) as stop_reason:
         first = splitter.start()
-        stack = [] if first is None else [first]
-        steps = 0
-        while stack:
-            stack.extend(splitter.expand(stack.pop()))
-            steps += 1
-            if steps % 64 == 0 and stop_reason():
-                status = stop_reason()
-                break
+        status = splitter.drain([] if first is None else [first], stop_reason) or "complete"
     return splitter.log.result(status, {"lps": splitter.lp.solves})
