@@ -6,7 +6,7 @@ one process) printed beside them for comparison.
 Each measurement runs in a fresh process, so its peak resident memory is its own (it includes
 about 100 MB of Python, numpy, SCIP and HiGHS). Usage:
 
-    python benchmarks/bench_engines.py [--quick] [--time-limit 120] [--engines planar,split,...]
+    python benchmarks/bench_engines.py [--quick] [--time-limit 120] [--engines planar,vertex,...] [--dimensions]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ ISSUE_NETWORKS = {
 ACAS_NNENUM = {0.1: 0.47, 0.15: None}
 #: Networks with about 10^5 regions, for the "10^5 regions in under a minute" target.
 LARGE_NETWORKS = ["2-320-320-320-1", "3-48-48-48-1"]
+#: Inputs 7-10: where ``vertex`` stops being faster than ``split`` (auto's rule).
+DIMENSION_SWEEP = ["7-10-10-1", "8-10-10-1", "9-10-10-1", "10-12-12-1"]
 QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 
@@ -91,11 +93,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="five small networks, no ACAS Xu, no large networks")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per count (default 120)")
-    parser.add_argument("--engines", default="planar,split,milp,scip-count", help="comma-separated engines")
+    parser.add_argument("--engines", default="planar,vertex,split,milp,scip-count", help="comma-separated engines")
+    parser.add_argument("--dimensions", action="store_true", help="only the dimension sweep (7-10 inputs), vertex and split")
     args = parser.parse_args()
     engines = args.engines.split(",")
     names = QUICK if args.quick else list(ISSUE_NETWORKS) + LARGE_NETWORKS
-    if not args.quick and ACAS.exists():
+    if args.dimensions:
+        names, engines = DIMENSION_SWEEP, ["vertex", "split"]
+    if not (args.quick or args.dimensions) and ACAS.exists():
         names += [f"acas-{scale}" for scale in ACAS_NNENUM]
     context = multiprocessing.get_context("spawn")
     print("| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this (issue 6) |")

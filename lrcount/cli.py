@@ -90,7 +90,7 @@ def cmd_count(args) -> str:
     from .io import load
 
     if args.regions and args.engine == "scip-count":
-        raise LRCountError("--regions needs an engine that lists regions: auto, planar, split or milp")
+        raise LRCountError("--regions needs an engine that lists regions: auto, planar, vertex, split or milp")
     if args.regions:
         args.regions = _regions_path(args.regions, args.model)
     try:
@@ -311,8 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
                             "by default, the points' range")
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
-                       help="planar (1-D, 2-D domains), split (any), milp, scip-count; auto (default) "
-                            "picks planar in 1-D and 2-D and split above")
+                       help="planar (1-D, 2-D domains), vertex, split, milp, scip-count (any); auto (default) "
+                            "picks planar in 1-D and 2-D, vertex up to 8-D and split above")
     count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
     count.add_argument("--epsilon", type=float, default=EPSILON,
                        help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")

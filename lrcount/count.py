@@ -64,10 +64,16 @@ class CountResult:
         )
 
 
+#: The largest domain dimension where ``auto`` picks ``vertex``: above it a cell's vertices
+#: (2^d for a box) cost more than split's LPs (docs/benchmarks.md).
+VERTEX_MAX_DIM = 8
+
+
 def pick_engine(problem: CountingProblem) -> str:
-    """The engine ``auto`` runs: ``planar`` for domains of dimension 1 and 2, ``split`` above
-    (the fastest exact engines in every row of docs/benchmarks.md)."""
-    return "planar" if problem.chart.dim <= 2 else "split"
+    """The engine ``auto`` runs: ``planar`` for domains of dimension 1 and 2, ``vertex`` up to
+    :data:`VERTEX_MAX_DIM`, ``split`` above (the fastest exact engines in docs/benchmarks.md)."""
+    dim = problem.chart.dim
+    return "planar" if dim <= 2 else "vertex" if dim <= VERTEX_MAX_DIM else "split"
 
 
 def count_regions(
@@ -90,9 +96,10 @@ def count_regions(
         A :class:`~lrcount.Box`, :class:`~lrcount.Polytope` or :class:`~lrcount.Subspace`;
         default: the box stored with the network (from an ``.npz`` file).
     engine
-        ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"split"``
-        (region splitting with bounds and LPs), ``"milp"`` (one SCIP tree with no-goods),
-        ``"scip-count"`` (SCIP's counter) or ``"auto"`` (planar in dimensions 1-2, split above).
+        ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"vertex"``
+        (splitting vertex sets, no LP), ``"split"`` (region splitting with bounds and LPs),
+        ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter) or
+        ``"auto"`` (planar in dimensions 1-2, vertex up to 8, split above).
     time_limit
         Seconds; when it passes, the regions found so far are returned with
         ``complete=False``. Ctrl-C does the same.
@@ -101,7 +108,7 @@ def count_regions(
     return_regions
         Also return each region's activation pattern (all hidden neurons, layer by layer) and
         an interior point (in input coordinates): the centre of the region's largest ball
-        (milp, planar) or of a ball of radius >= epsilon in it (split).
+        (milp, planar), or of a ball of radius >= epsilon in it (split, vertex).
     epsilon
         A pattern is a region iff its set holds a ball of this radius, relative to the radius
         of the domain's largest ball (:mod:`lrcount.region`).
@@ -118,7 +125,7 @@ def count_regions(
         problem = CountingProblem.build(network, domain, epsilon)
         name = pick_engine(problem) if engine == "auto" else engine
         if return_regions and name == "scip-count":
-            raise LRCountError("engine scip-count counts without listing regions; use split, planar or milp to get them")
+            raise LRCountError("engine scip-count counts without listing regions; use vertex, split, planar or milp to get them")
         if name in MILP_ENGINES:
             with solvers_silenced():
                 problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
