@@ -64,16 +64,19 @@ class CountResult:
         )
 
 
-#: The largest domain dimension where ``auto`` picks ``vertex``: above it a cell's vertices
-#: (2^d for a box) cost more than split's LPs (docs/benchmarks.md).
-VERTEX_MAX_DIM = 8
+#: The largest dimension of a box, and of a polytope or subspace, where ``auto`` picks
+#: ``vertex``: above them a cell's vertices (2^d for a box; thousands for a 5-D slice of the
+#: MNIST box) cost more than split's LPs (docs/benchmarks.md).
+VERTEX_MAX_DIM = {"box": 8, "polytope": 5}
 
 
 def pick_engine(problem: CountingProblem) -> str:
     """The engine ``auto`` runs: ``planar`` for domains of dimension 1 and 2, ``vertex`` up to
     :data:`VERTEX_MAX_DIM`, ``split`` above (the fastest exact engines in docs/benchmarks.md)."""
-    dim = problem.chart.dim
-    return "planar" if dim <= 2 else "vertex" if dim <= VERTEX_MAX_DIM else "split"
+    chart = problem.chart
+    if chart.dim <= 2:
+        return "planar"
+    return "vertex" if chart.dim <= VERTEX_MAX_DIM["box" if chart.A.shape[0] == 0 else "polytope"] else "split"
 
 
 def count_regions(
@@ -99,7 +102,8 @@ def count_regions(
         ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"vertex"``
         (splitting vertex sets, no LP), ``"split"`` (region splitting with bounds and LPs),
         ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter) or
-        ``"auto"`` (planar in dimensions 1-2, vertex up to 8, split above).
+        ``"auto"`` (planar in dimensions 1-2, vertex up to 8 (boxes) or 5 (polytopes and
+        subspaces), split above).
     time_limit
         Seconds; when it passes, the regions found so far are returned with
         ``complete=False``. Ctrl-C does the same.

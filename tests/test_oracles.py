@@ -91,11 +91,12 @@ def acas_sub_box(scale: float) -> Box:
     return Box(mid - half, mid + half)
 
 
+@pytest.mark.parametrize("engine", ["vertex", "split"])
 @pytest.mark.parametrize("scale", [0.1, 0.15])
-def test_acas_xu_sampled_patterns_are_regions(scale):
+def test_acas_xu_sampled_patterns_are_regions(scale, engine):
     pytest.importorskip("onnx")
     net = load(require(ACAS_ONNX))
-    count, seen = assert_sampled_patterns_found(net, acas_sub_box(scale), "split")
+    count, seen = assert_sampled_patterns_found(net, acas_sub_box(scale), engine)
     assert seen > 0.6 * count  # the sample is large enough to mean something
 
 

@@ -35,14 +35,31 @@ def test_hyperplane_through_a_box_corner():
     assert result.count == count_regions(net, Box(-1, 1), engine="split").count == 4
 
 
-def test_domain_with_four_facets_at_a_vertex_goes_to_split():
-    """The octahedron |x| + |y| + |z| <= 1 is not simple (four facets at each vertex)."""
+@pytest.mark.parametrize("seed", range(4))
+def test_domain_with_four_facets_at_a_vertex_is_moved_out_by_the_slack(seed):
+    """The octahedron |x| + |y| + |z| <= 1 is not simple (four facets at each vertex): its
+    rows are moved out by up to 1e-6, and the cells near the boundary are certified."""
     signs = np.array([[a, b, c] for a in (1, -1) for b in (1, -1) for c in (1, -1)], float)
     octahedron = Polytope(signs, np.ones(8))
-    net = ReLUNetwork.random([3, 6, 5], seed=3)
+    net = ReLUNetwork.random([3, 6, 5], seed=seed)
     result = count_regions(net, octahedron, engine="vertex")
-    assert result.stats["degenerate"] == "domain"
+    assert result.stats["domain_slack"] > 0
     assert result.count == count_regions(net, octahedron, engine="split").count
+
+
+def test_mnist_subspaces_are_not_simple_and_still_exact():
+    """Slices of the MNIST box through test images have vertices on 17 rows at once."""
+    from conftest import DATA, require
+    from lrcount.data import mnist
+
+    require(DATA / "mnist" / "t10k-images-idx3-ubyte.gz")
+    points = mnist(DATA / "mnist").x_test
+    net = ReLUNetwork.random([784, 12, 10], seed=0)
+    for s, rows in ((3, [0, 1, 2, 3]), (4, [10, 11, 12, 13, 14])):
+        domain = Subspace(points[rows], Box(-0.5, 2.9))
+        vertex = count_regions(net, domain, engine="vertex")
+        assert vertex.stats["domain_slack"] > 0
+        assert vertex.count == count_regions(net, domain, engine="split").count
 
 
 def test_simplex_and_subspace_domains_match_split():

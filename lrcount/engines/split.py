@@ -234,14 +234,14 @@ class Splitter:
         return children
 
     def resume(self, layer: int, pieces: LayerPieces, on: np.ndarray, todo: np.ndarray, path: tuple,
-               A: np.ndarray, c: np.ndarray, points: np.ndarray) -> _Frame:
+               A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, points: np.ndarray) -> _Frame:
         """The search node below a partial pattern: ``path`` holds the signs of the layers
         before ``layer``, ``on`` those of its neurons outside ``todo``; the set of that pattern
-        is the domain cut by ``A u <= c`` (unit-norm rows) and holds ``points``."""
+        is the domain cut by ``A u <= c`` (unit-norm rows), lies in the box [lower, upper] and
+        holds ``points``."""
         self.lp.truncate(self.domain_rows)
         for row, rhs in zip(A, c):
             self.lp.push(row, rhs)
-        lower, upper = points.min(axis=0), points.max(axis=0)
         mid = (lower + upper) / 2
         half = (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(mid))
         return _Frame(layer, pieces, todo, on, path, mid, -1.0, self.lp.n_rows, None, mid, half, points, self.lp.n_rows)

@@ -147,26 +147,53 @@ def _box_cell(lower: np.ndarray, upper: np.ndarray, names: _EdgeNames) -> _Cell:
     return _Cell(V, T, R, names.of(T))
 
 
-def _domain_cell(problem: CountingProblem, names: _EdgeNames) -> _Cell:
-    """The domain as a cell. A box is one. A polytope (or the slice of a box by a subspace) is
-    cut out of its bounding box, padded so that no box side touches it; rows that do not cut
-    are skipped (the chart's bounds are LP bounds of its rows, so they cut nothing)."""
+#: How far (unit-scaled chart units) the rows of a domain that is not a simple polytope are
+#: moved outwards, at random, to make it one (data subspaces of MNIST have vertices on 17 rows).
+DOMAIN_SLACK = 1e-6
+
+
+def _domain_cell(problem: CountingProblem, names: _EdgeNames) -> tuple[_Cell, float]:
+    """The domain as a cell, and how far the cell's rows may lie outside the domain's.
+
+    A box is one cell. A polytope (or the slice of a box by a subspace) is cut out of its
+    bounding box, padded so that no box side touches it (the chart's bounds are LP bounds of
+    its rows). If the polytope is not simple, its rows are moved outwards by up to
+    :data:`DOMAIN_SLACK`: the cell then holds the domain, every region's set in it holds the
+    region's, and :meth:`_VertexSplitter._found` allows for the difference."""
     chart = problem.chart
     if chart.A.shape[0] == 0:
-        return _box_cell(chart.lower, chart.upper, names)
+        return _box_cell(chart.lower, chart.upper, names), 0.0
     pad = 0.01 * (chart.upper - chart.lower) + 1.0
-    cell = _box_cell(chart.lower - pad, chart.upper + pad, names)
-    norms = np.linalg.norm(chart.A, axis=1)
-    rows = np.c_[-chart.A, chart.c] / norms[:, None]
+    box = _box_cell(chart.lower - pad, chart.upper + pad, names)
+    rows = np.unique(np.c_[-chart.A, chart.c] / np.linalg.norm(chart.A, axis=1)[:, None], axis=0)
+    try:
+        return _cut_out(box, rows, names), 0.0
+    except _Degenerate:
+        rng = np.random.default_rng(0)
+        rows[:, -1] += DOMAIN_SLACK / 2 * rng.uniform(0.5, 1.0, len(rows))
+        return _cut_out(box, rows, names, rng), DOMAIN_SLACK
+
+
+def _cut_out(cell: _Cell, rows: np.ndarray, names: _EdgeNames, rng: np.random.Generator | None = None) -> _Cell:
+    """``cell`` cut by the half-spaces ``rows @ (u, 1) >= 0``, the deepest cut first. With
+    ``rng``, a row that meets a vertex is moved outwards by up to ``DOMAIN_SLACK / 20`` and
+    tried again, at most 10 times (so no row moves by more than ``DOMAIN_SLACK`` in all)."""
+    tries = np.zeros(len(rows), int)
     while True:
         distance = cell.V @ rows.T
         cutting = np.flatnonzero(distance.min(axis=0) < -ON_PLANE)
         if cutting.size == 0:
             return cell
         i = cutting[np.argmin(distance[:, cutting].min(axis=0))]
-        if np.any(np.abs(distance[:, i]) <= ON_PLANE):
-            raise _Degenerate
-        cell = _cut(cell, names, rows[i], distance[:, i], (True, False))[0]
+        try:
+            if np.any(np.abs(distance[:, i]) <= ON_PLANE):
+                raise _Degenerate
+            cell = _cut(cell, names, rows[i], distance[:, i], (True, False))[0]
+        except _Degenerate:
+            if rng is None or tries[i] == 10:
+                raise
+            tries[i] += 1
+            rows[i, -1] += DOMAIN_SLACK / 20 * rng.uniform()
 
 
 @dataclass
@@ -184,15 +211,19 @@ class _Node:
 
 
 class _VertexSplitter:
-    def __init__(self, problem: CountingProblem, log: RegionLog, stop_reason: Callable[[], str | None]):
+    """The search; ``slack`` is how far the domain cell's rows may lie outside the domain."""
+
+    def __init__(self, problem: CountingProblem, log: RegionLog, stop_reason: Callable[[], str | None], slack: float,
+                 names: _EdgeNames):
         self.problem = problem
         self.stop_reason = stop_reason
         self.stopped: str | None = None
         self.eps = problem.epsilon
         self.layers = problem.net.hidden_layers
         self.log = log
-        self.names = _EdgeNames(problem.chart.dim)
+        self.names = names
         self.fallback: Splitter | None = None
+        self.slack = slack
         self.degenerate = self.certified = 0
 
     def enter(self, layer: int, affine: AffineMap, path: tuple, cell: _Cell) -> _Node:
@@ -240,7 +271,8 @@ class _VertexSplitter:
     def _found(self, path: tuple, cell: _Cell) -> None:
         pattern = np.concatenate(path) if path else np.zeros(0, bool)
         radius, centre = cell.inner_radius()
-        if not is_region(radius, self.eps):
+        # rows of the domain moved out by the slack: the ball shrunk by it lies in the domain
+        if not is_region(radius - self.slack, self.eps):
             self.certified += 1
             certificate = certify(self.problem.net, self.problem.chart, pattern)
             if not is_region(certificate.radius, self.eps):
@@ -253,9 +285,11 @@ class _VertexSplitter:
         self.degenerate += 1
         if self.fallback is None:
             self.fallback = Splitter(self.problem, self.log)
-        R = node.cell.R
+        R, vertices = node.cell.R, node.cell.V[:, :-1]
+        chart = self.problem.chart
+        inside = np.all(vertices @ chart.A.T <= chart.c, axis=1)  # all, unless the domain has slack
         frame = self.fallback.resume(node.layer, node.pieces, on, todo, node.path, -R[:, :-1], R[:, -1],
-                                     node.cell.V[:, :-1])
+                                     vertices.min(axis=0), vertices.max(axis=0), vertices[inside])
         self.stopped = self.fallback.drain([frame], self.stop_reason)
         return []
 
@@ -279,21 +313,22 @@ def run(
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
     log = RegionLog(on_region, collect)
+    names = _EdgeNames(problem.chart.dim)
     with search_limits(time_limit) as stop_reason:
-        searcher = _VertexSplitter(problem, log, stop_reason)
         try:
-            cell = _domain_cell(problem, searcher.names)
+            cell, slack = _domain_cell(problem, names)
         except _Degenerate:  # the whole domain goes to the split engine
             splitter = Splitter(problem, log)
             first = splitter.start()
             status = splitter.drain([] if first is None else [first], stop_reason)
             return log.result(status or "complete", {"lps": splitter.lp.solves, "degenerate": "domain"})
+        searcher = _VertexSplitter(problem, log, stop_reason, slack, names)
         if problem.net.hidden_layers:
             status = searcher.search([searcher.enter(0, AffineMap.identity(problem.chart.dim), (), cell)])
         else:  # an affine network: the domain is one region
             searcher._found((), cell)
             status = None
-    stats = {"degenerate": searcher.degenerate, "certified": searcher.certified}
+    stats = {"degenerate": searcher.degenerate, "certified": searcher.certified, "domain_slack": slack}
     if searcher.fallback is not None:
         stats["lps"] = searcher.fallback.lp.solves
     return log.result(status or "complete", stats)
