@@ -72,8 +72,8 @@ class AffineMap:
         abs_w = np.abs(w)
         G, G_abs = _left_multiply(w, self.M), _left_multiply(abs_w, self.M_abs)
         gamma, gamma_abs = self.m @ w.T + b, self.m_abs @ abs_w.T + np.abs(b)
-        constant = np.max(np.abs(G), axis=-1, initial=0.0) <= CONSTANT_RTOL * np.max(G_abs, axis=-1, initial=0.0)
-        norms = np.where(constant, 1.0, np.linalg.norm(G, axis=-1))
+        constant = np.abs(G).max(axis=-1) <= CONSTANT_RTOL * G_abs.max(axis=-1)
+        norms = np.where(constant, 1.0, np.sqrt((G * G).sum(axis=-1)))
         on_if_constant = gamma > CONSTANT_RTOL * gamma_abs
         return LayerPieces(G, gamma, norms, constant, on_if_constant, G_abs, gamma_abs)
 

@@ -287,7 +287,9 @@ class _VertexSplitter:
             self.fallback = Splitter(self.problem, self.log)
         R, vertices = node.cell.R, node.cell.V[:, :-1]
         chart = self.problem.chart
-        inside = np.all(vertices @ chart.A.T <= chart.c, axis=1)  # all, unless the domain has slack
+        # witnesses must lie in the domain: all vertices do, unless the domain cell has slack
+        inside = np.all(vertices @ chart.A.T <= chart.c, axis=1)
+        inside &= np.all((vertices >= chart.lower) & (vertices <= chart.upper), axis=1)
         frame = self.fallback.resume(node.layer, node.pieces, on, todo, node.path, -R[:, :-1], R[:, -1],
                                      vertices.min(axis=0), vertices.max(axis=0), vertices[inside])
         self.stopped = self.fallback.drain([frame], self.stop_reason)
