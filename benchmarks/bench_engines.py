@@ -1,12 +1,15 @@
 """Count, seconds, regions per second and peak memory of every engine on the networks of
 issue 6, with regioncam (exact 2-D partitions, float32) measured in the same run as the
-baseline for 2-D domains, and nnenum's seconds from issue 6 (same machine type, exact mode,
-one process) printed beside them for comparison.
+baseline for 2-D domains, and nnenum (exact star sets; Bak 2021) as the baseline in every
+dimension: measured in the same run when ``--nnenum`` gives the folder that holds its
+``nnenum`` package (a checkout's ``src``; it needs ``swiglpk``, ``scipy``, ``termcolor`` and
+``threadpoolctl`` from the package index), else its seconds from issue 6.
 
 Each measurement runs in a fresh process, so its peak resident memory is its own (it includes
 about 100 MB of Python, numpy, SCIP and HiGHS). Usage:
 
-    python benchmarks/bench_engines.py [--quick] [--time-limit 120] [--engines planar,vertex,...] [--dimensions]
+    python benchmarks/bench_engines.py [--quick] [--time-limit 120] [--engines planar,vertex,...]
+                                       [--dimensions] [--nnenum PATH/TO/nnenum/src]
 """
 
 from __future__ import annotations
@@ -62,10 +65,45 @@ def case(name: str):
     return issue_network(name), Box(-1.0, 1.0)
 
 
-def measure(name: str, engine: str, time_limit: float) -> tuple[int, bool, float, float]:
+def nnenum_count(net, box, path: str, time_limit: float) -> tuple[int, bool, float]:
+    """nnenum's exact enumeration (its ``set_exact_settings``, one process, single-threaded
+    BLAS as it requires): (stars, complete, seconds). Each star is one activation region."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    sys.path.insert(0, path)
+    from nnenum.enumerate import enumerate_network
+    from nnenum.network import FullyConnectedLayer, NeuralNetwork, ReluLayer
+    from nnenum.settings import Settings
+
+    # nnenum.nnenum.set_exact_settings(), whose module also needs onnxruntime
+    Settings.TRY_QUICK_OVERAPPROX = False
+    Settings.CONTRACT_ZONOTOPE_LP = Settings.CONTRACT_LP_OPTIMIZED = Settings.CONTRACT_LP_TRACK_WITNESSES = True
+    Settings.OVERAPPROX_BOTH_BOUNDS = False
+    Settings.BRANCH_MODE = Settings.BRANCH_EXACT
+    Settings.NUM_PROCESSES, Settings.PRINT_OUTPUT, Settings.TIMING_STATS = 1, False, False
+    Settings.TIMEOUT = time_limit
+    layers, shape = [], (net.input_dim,)
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        layers.append(FullyConnectedLayer(len(layers), w, b, prev_layer_output_shape=shape))
+        shape = (len(b),)
+        if l < len(net.weights) - 1:
+            layers.append(ReluLayer(len(layers), shape))
+    lower, upper = np.broadcast_to(box.lower, net.input_dim), np.broadcast_to(box.upper, net.input_dim)
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        result = enumerate_network(np.c_[lower, upper].astype(float), NeuralNetwork(layers))
+        seconds = time.perf_counter() - start
+    return result.total_stars, result.result_str != "timeout", seconds
+
+
+def measure(name: str, engine: str, time_limit: float, nnenum: str | None = None) -> tuple[int, bool, float, float]:
     """Run in a child process: (count, complete, seconds, peak RSS in MB)."""
     net, box = case(name)
-    if engine == "regioncam":
+    if engine == "nnenum":
+        count, complete, seconds = nnenum_count(net, box, nnenum, time_limit)
+    elif engine == "regioncam":
         import regioncam
 
         start = time.perf_counter()
@@ -82,9 +120,9 @@ def measure(name: str, engine: str, time_limit: float) -> tuple[int, bool, float
     return count, complete, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_isolated(pool_context, name, engine, time_limit):
+def run_isolated(pool_context, name, engine, time_limit, nnenum=None):
     with pool_context.Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(measure, (name, engine, time_limit))
+        return pool.apply(measure, (name, engine, time_limit, nnenum))
 
 
 def main() -> None:
@@ -95,6 +133,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per count (default 120)")
     parser.add_argument("--engines", default="planar,vertex,split,milp,scip-count", help="comma-separated engines")
     parser.add_argument("--dimensions", action="store_true", help="only the dimension sweep (7-10 inputs), vertex and split")
+    parser.add_argument("--nnenum", metavar="PATH", help="folder holding the nnenum package: measure it in the same run")
     args = parser.parse_args()
     engines = args.engines.split(",")
     names = QUICK if args.quick else list(ISSUE_NETWORKS) + LARGE_NETWORKS
@@ -103,7 +142,8 @@ def main() -> None:
     if not (args.quick or args.dimensions) and ACAS.exists():
         names += [f"acas-{scale}" for scale in ACAS_NNENUM]
     context = multiprocessing.get_context("spawn")
-    print("| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this (issue 6) |")
+    source = "this run" if args.nnenum else "issue 6"
+    print(f"| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this ({source}) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
         dim = 5 if name.startswith("acas") else int(name.split("-")[0])
@@ -112,6 +152,11 @@ def main() -> None:
         if dim == 2:
             count, _, baseline, peak = run_isolated(context, name, "regioncam", args.time_limit)
             print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |", flush=True)
+        if args.nnenum:
+            count, complete, seconds, peak = run_isolated(context, name, "nnenum", args.time_limit, args.nnenum)
+            nnenum = seconds if complete else None
+            shown = f"{count}" if complete else f">= {count} (time limit)"
+            print(f"| {name} | nnenum | {shown} | {seconds:.3f} | {count / seconds:,.0f} | {peak:.0f} | | 1.00 |", flush=True)
         for engine in engines:
             if engine != "auto" and engine not in engines_for(dim):
                 continue
