@@ -117,12 +117,23 @@ def measure(name: str, engine: str, time_limit: float, nnenum: str | None = None
 
         result = count_regions(net, box, engine=engine, time_limit=time_limit)
         count, complete, seconds = result.count, result.complete, result.seconds
-    return count, complete, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return count, complete, seconds, peak / 1024
 
 
-def run_isolated(pool_context, name, engine, time_limit, nnenum=None):
-    with pool_context.Pool(1, maxtasksperchild=1) as pool:
-        return pool.apply(measure, (name, engine, time_limit, nnenum))
+def _measure_into(connection, arguments) -> None:
+    connection.send(measure(*arguments))
+    connection.close()
+
+
+def run_isolated(context, name, engine, time_limit, nnenum=None):
+    """``measure`` in a fresh process (not a pool's daemon: nnenum starts a worker process)."""
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_measure_into, args=(sender, (name, engine, time_limit, nnenum)))
+    process.start()
+    result = receiver.recv()
+    process.join()
+    return result
 
 
 def main() -> None:
