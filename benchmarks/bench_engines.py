@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-ACAS = Path(__file__).resolve().parents[2] / "shared" / "data" / "acasxu"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ACAS = DATA / "acasxu"
 
 #: Networks of issue 6 (numpy default_rng(0), W = N(0,1)/sqrt(in), b = 0.5 N(0,1), box [-1, 1])
 #: and nnenum's seconds there (None: not reported).
@@ -34,8 +35,10 @@ ISSUE_NETWORKS = {
 ACAS_NNENUM = {0.1: 0.47, 0.15: None}
 #: Networks with about 10^5 regions, for the "10^5 regions in under a minute" target.
 LARGE_NETWORKS = ["2-320-320-320-1", "3-48-48-48-1"]
-#: Inputs 7-10: where ``vertex`` stops being faster than ``split`` (auto's rule).
+#: Inputs 7-10: where ``vertex`` stops being faster than ``split`` on boxes (auto's rule) ...
 DIMENSION_SWEEP = ["7-10-10-1", "8-10-10-1", "9-10-10-1", "10-12-12-1"]
+#: ... and on subspaces through S + 1 MNIST test images in the MNIST box (a random 784-20-20-10).
+SUBSPACE_SWEEP = ["mnist-s3", "mnist-s4", "mnist-s5", "mnist-s6"]
 QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 
@@ -53,10 +56,20 @@ def issue_network(spec: str):
 
 
 def case(name: str):
-    """(network, box) for an issue network or 'acas-<scale>' (the prop_1 box's centre part)."""
+    """(network, domain) for an issue network, 'acas-<scale>' (the prop_1 box's centre part) or
+    'mnist-s<S>' (the subspace through S + 1 MNIST test images)."""
     from lrcount import Box, load
     from lrcount.io import read_vnnlib_box
 
+    if name.startswith("mnist-s"):
+        from lrcount import ReLUNetwork, Subspace
+        from lrcount.compare import MNIST_BOX
+        from lrcount.data import mnist
+
+        s = int(name.split("-s")[1])
+        images = mnist(DATA / "mnist").x_test
+        points = images[np.random.default_rng(s).choice(len(images), s + 1, replace=False)]
+        return ReLUNetwork.random([784, 20, 20, 10], seed=0), Subspace(points, Box(*MNIST_BOX))
     if name.startswith("acas-"):
         scale = float(name.split("-")[1])
         box = read_vnnlib_box(ACAS / "prop_1.vnnlib")
@@ -143,13 +156,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="five small networks, no ACAS Xu, no large networks")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per count (default 120)")
     parser.add_argument("--engines", default="planar,vertex,split,milp,scip-count", help="comma-separated engines")
-    parser.add_argument("--dimensions", action="store_true", help="only the dimension sweep (7-10 inputs), vertex and split")
+    parser.add_argument("--dimensions", action="store_true",
+                        help="only the dimension sweeps (boxes of 7-10 inputs, MNIST subspaces of 3-6), vertex and split")
     parser.add_argument("--nnenum", metavar="PATH", help="folder holding the nnenum package: measure it in the same run")
     args = parser.parse_args()
     engines = args.engines.split(",")
     names = QUICK if args.quick else list(ISSUE_NETWORKS) + LARGE_NETWORKS
     if args.dimensions:
-        names, engines = DIMENSION_SWEEP, ["vertex", "split"]
+        names, engines = DIMENSION_SWEEP + SUBSPACE_SWEEP, ["vertex", "split"]
     if not (args.quick or args.dimensions) and ACAS.exists():
         names += [f"acas-{scale}" for scale in ACAS_NNENUM]
     context = multiprocessing.get_context("spawn")
@@ -157,13 +171,13 @@ def main() -> None:
     print(f"| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this ({source}) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
-        dim = 5 if name.startswith("acas") else int(name.split("-")[0])
+        dim = 5 if name.startswith("acas") else int(name.split("-s")[1]) if name.startswith("mnist") else int(name.split("-")[0])
         nnenum = ACAS_NNENUM.get(float(name.split("-")[1])) if name.startswith("acas") else ISSUE_NETWORKS.get(name)
         baseline = None
         if dim == 2:
             count, _, baseline, peak = run_isolated(context, name, "regioncam", args.time_limit)
             print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |", flush=True)
-        if args.nnenum:
+        if args.nnenum and not name.startswith("mnist"):  # nnenum takes boxes
             count, complete, seconds, peak = run_isolated(context, name, "nnenum", args.time_limit, args.nnenum)
             nnenum = seconds if complete else None
             shown = f"{count}" if complete else f">= {count} (time limit)"

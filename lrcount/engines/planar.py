@@ -38,7 +38,7 @@ class _Cells:
     verts: np.ndarray
     owner: np.ndarray
     n: int
-    affine: AffineMap
+    affine: AffineMap | None  # None once split by a layer, until its chunk is taken
     patterns: np.ndarray
 
     @property
@@ -174,13 +174,17 @@ class _PlanarSplitter:
         if l == len(self.layers):
             self._found(cells)
             return
-        cells = self._split_layer(cells, l)
+        cells, pieces, entry, on = self._split_layer(cells, l)
         for start in range(0, cells.n, CHUNK):
             chunk = np.arange(start, min(start + CHUNK, cells.n))
             verts, owner = _select(cells.verts, cells.owner, cells.n, chunk)
-            self.descend(_Cells(verts, owner, len(chunk), cells.affine.take(chunk), cells.patterns[chunk]), l + 1)
+            # the maps of one chunk at a time: for all cells they can take gigabytes
+            affine = pieces.restrict(on[chunk], entry[chunk])
+            self.descend(_Cells(verts, owner, len(chunk), affine, cells.patterns[chunk]), l + 1)
 
-    def _split_layer(self, cells: _Cells, l: int) -> _Cells:
+    def _split_layer(self, cells: _Cells, l: int) -> tuple[_Cells, LayerPieces, np.ndarray, np.ndarray]:
+        """Split ``cells`` by layer ``l``: the new cells (patterns up to l, no maps yet), the
+        layer's pieces, and each new cell's entry cell and signs in the layer."""
         batched = cells.affine if cells.affine.M.ndim == 3 else _broadcast(cells.affine, cells.n)
         pieces: LayerPieces = batched.layer(*self.layers[l])
         width = pieces.gamma.shape[1]
@@ -229,7 +233,7 @@ class _PlanarSplitter:
             parent = np.concatenate([np.flatnonzero(rest), np.flatnonzero(crossing)[sub_parent]])
             entry, on, n = entry[parent], on[parent], len(parent)
             on[n_rest:, i] = sub_side
-        return _Cells(verts, owner, n, pieces.restrict(on, entry), np.concatenate([cells.patterns[entry], on], axis=1))
+        return _Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
 
     def _found(self, cells: _Cells) -> None:
         if not self.log.collect:

@@ -55,7 +55,7 @@ DOMAIN_SLACK = 1e-6
 #: Vertices of the cells that go through the next layers together.
 CHUNK_VERTICES = 20_000
 #: A layer's cells are processed in halves once they hold more vertices than this.
-LAYER_VERTICES = 1_000_000
+LAYER_VERTICES = 250_000
 _OWNER_MIX = np.uint64(0x9E3779B97F4A7C15)  # hashes a cell's index into its edges' names
 
 
@@ -312,13 +312,12 @@ class _Search:
                 for lo, hi in ((0, half), (half, cells.n)):
                     self._split_from(layer, cells.take(lo, hi, self.names), entry[lo:hi], on[lo:hi], i + 1)
                 return
-        affine = layer.pieces.restrict(on, entry)
-        patterns = np.concatenate([layer.patterns[entry], on], axis=1)
         starts = cells.starts()
         bounds = np.unique(np.r_[np.searchsorted(starts, np.arange(0, starts[-1], CHUNK_VERTICES), side="right") - 1, cells.n])
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            chunk = np.arange(lo, hi)
-            self.descend(cells.take(lo, hi, self.names), affine.take(chunk), patterns[chunk], layer.index + 1)
+            affine = layer.pieces.restrict(on[lo:hi], entry[lo:hi])
+            patterns = np.concatenate([layer.patterns[entry[lo:hi]], on[lo:hi]], axis=1)
+            self.descend(cells.take(lo, hi, self.names), affine, patterns, layer.index + 1)
             if self.stopped:
                 return
 
