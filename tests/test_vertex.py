@@ -99,3 +99,12 @@ def test_box_cell_is_simple_and_named_consistently():
     # every edge is named from both of its ends: each name appears exactly twice
     _, multiplicity = np.unique(cell.names, return_counts=True)
     assert (multiplicity == 2).all() and len(multiplicity) == 4 * 2**3
+
+
+def test_time_limit_gives_an_incomplete_lower_bound():
+    net = ReLUNetwork.random([4, 16, 16, 16], seed=0)
+    partial = count_regions(net, Box(-1, 1), engine="vertex", time_limit=0.05)
+    full = count_regions(net, Box(-1, 1), engine="vertex")
+    assert full.complete and full.count > 2_000
+    assert not partial.complete and partial.status == "timelimit"
+    assert partial.count < full.count

@@ -56,6 +56,8 @@ DOMAIN_SLACK = 1e-6
 CHUNK_VERTICES = 20_000
 #: A layer's cells are processed in halves once they hold more vertices than this.
 LAYER_VERTICES = 250_000
+#: Rows (two per cut cell) kept before the cells that go on copy out the ones they use.
+MAX_ROWS = 100_000
 _OWNER_MIX = np.uint64(0x9E3779B97F4A7C15)  # hashes a cell's index into its edges' names
 
 
@@ -97,12 +99,16 @@ class _Cells:
         return np.searchsorted(self.owner, np.arange(self.n + 1))
 
     def take(self, first: int, last: int, names: _EdgeNames) -> _Cells:
-        """Cells ``first`` to ``last - 1``, with their own compact copy of the rows they use."""
+        """Cells ``first`` to ``last - 1``; once the rows pass :data:`MAX_ROWS`, with their own
+        compact copy of the rows they use."""
         starts = self.starts()
         lo, hi = starts[first], starts[last]
+        owner = self.owner[lo:hi] - first
+        if len(self.R) <= MAX_ROWS:
+            return _Cells(self.V[lo:hi], self.T[lo:hi], self.names[lo:hi], owner, last - first, self.R)
         ids, T = np.unique(self.T[lo:hi], return_inverse=True)
         T = T.reshape(hi - lo, -1)
-        return _Cells(self.V[lo:hi], T, names.of(T), self.owner[lo:hi] - first, last - first, self.R[ids])
+        return _Cells(self.V[lo:hi], T, names.of(T), owner, last - first, self.R[ids])
 
     def cut(self, names: _EdgeNames, sub: np.ndarray, distance: np.ndarray, planes: np.ndarray,
             keep: np.ndarray) -> tuple[_Cells, np.ndarray, np.ndarray, np.ndarray]:
