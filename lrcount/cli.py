@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "by default, the points' range")
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
                        help="planar (1-D, 2-D domains), vertex, split, milp, scip-count (any); auto (default) "
-                            "picks planar in 1-D and 2-D, vertex up to 8-D and split above")
+                            "picks planar in 1-D and 2-D, vertex up to 7-D (5-D for polytopes) and split above")
     count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
     count.add_argument("--epsilon", type=float, default=EPSILON,
                        help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")

@@ -65,9 +65,9 @@ class CountResult:
 
 
 #: The largest dimension of a box, and of a polytope or subspace, where ``auto`` picks
-#: ``vertex``: above them a cell's vertices (2^d for a box; thousands for a 5-D slice of the
-#: MNIST box) cost more than split's LPs (docs/benchmarks.md).
-VERTEX_MAX_DIM = {"box": 8, "polytope": 4}
+#: ``vertex``: above them a cell's vertices (2^d for a box; tens of thousands for a 6-D slice
+#: of the MNIST box) cost more than split's LPs (docs/benchmarks.md).
+VERTEX_MAX_DIM = {"box": 7, "polytope": 5}
 
 
 def pick_engine(problem: CountingProblem) -> str:
@@ -102,7 +102,7 @@ def count_regions(
         ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"vertex"``
         (splitting vertex sets, no LP), ``"split"`` (region splitting with bounds and LPs),
         ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter) or
-        ``"auto"`` (planar in dimensions 1-2, vertex up to 8 (boxes) or 4 (polytopes and
+        ``"auto"`` (planar in dimensions 1-2, vertex up to 7 (boxes) or 5 (polytopes and
         subspaces), split above).
     time_limit
         Seconds; when it passes, the regions found so far are returned with
