@@ -108,3 +108,17 @@ def test_time_limit_gives_an_incomplete_lower_bound():
     assert full.complete and full.count > 2_000
     assert not partial.complete and partial.status == "timelimit"
     assert partial.count < full.count
+
+
+def test_a_domain_that_cannot_be_made_simple_goes_to_split(monkeypatch):
+    import lrcount.engines.vertex as vertex
+
+    def not_simple(problem, names):
+        raise vertex._Degenerate
+
+    monkeypatch.setattr(vertex, "_domain_cell", not_simple)
+    simplex = Polytope(np.vstack([-np.eye(3), np.ones((1, 3))]), np.r_[np.zeros(3), 1.0])
+    net = ReLUNetwork.random([3, 7, 6], seed=4)
+    result = count_regions(net, simplex, engine="vertex")
+    assert result.stats["degenerate"] == "domain"
+    assert result.count == count_regions(net, simplex, engine="split").count

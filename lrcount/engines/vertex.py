@@ -35,6 +35,7 @@ allows for it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,7 +44,7 @@ import numpy as np
 from ..lp import search_limits
 from ..problem import CountingProblem
 from ..region import FEASTOL, AffineMap, LayerPieces, certify, is_region
-from . import EngineRun, RegionLog
+from . import EngineRun, RegionLog, split
 from .split import Splitter
 
 #: A vertex within this distance of a hyperplane (unit-scaled chart units) is taken to lie on
@@ -398,16 +399,17 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
-    log = RegionLog(on_region, collect)
+    start = time.monotonic()
     names = _EdgeNames(problem.chart.dim)
-    with search_limits(time_limit) as stop_reason:
-        try:
-            cells, slack = _domain_cell(problem, names)
-        except _Degenerate:  # the whole domain goes to the split engine
-            splitter = Splitter(problem, log)
-            first = splitter.start()
-            status = splitter.drain([] if first is None else [first], stop_reason)
-            return log.result(status or "complete", {"lps": splitter.lp.solves, "degenerate": "domain"})
+    try:
+        cells, slack = _domain_cell(problem, names)
+    except _Degenerate:  # the whole domain goes to the split engine
+        remaining = None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)
+        result = split.run(problem, time_limit=remaining, on_region=on_region, collect=collect)
+        result.stats["degenerate"] = "domain"
+        return result
+    log = RegionLog(on_region, collect)
+    with search_limits(None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)) as stop_reason:
         search = _Search(problem, log, stop_reason, slack, names)
         identity = AffineMap.identity(problem.chart.dim)
         batched = AffineMap(*(a[None] for a in (identity.M, identity.m, identity.M_abs, identity.m_abs)))
