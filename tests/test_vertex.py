@@ -122,3 +122,17 @@ def test_a_domain_that_cannot_be_made_simple_goes_to_split(monkeypatch):
     result = count_regions(net, simplex, engine="vertex")
     assert result.stats["degenerate"] == "domain"
     assert result.count == count_regions(net, simplex, engine="split").count
+
+
+def test_a_cell_on_the_hyperplane_is_dropped_or_handed_over():
+    names = _EdgeNames(3)
+    cell = _box_cell(-np.ones(3), np.ones(3), names)
+    plane, on_plane = np.array([[1.0, 0, 0, 0]]), np.zeros(8)
+    dropped, _, _, bad = cell.cut(names, np.array([0]), on_plane, plane, np.array([[False, False]]))
+    assert dropped.n == 0 and bad.size == 0
+    kept, _, _, bad = cell.cut(names, np.array([0]), on_plane, plane, np.array([[True, False]]))
+    assert kept.n == 0 and list(bad) == [0]
+    halves, _, side, bad = cell.cut(names, np.array([0]), cell.V @ plane[0] + 0.5, plane + [0, 0, 0, 0.5],
+                                    np.array([[True, True]]))
+    assert halves.n == 2 and bad.size == 0 and sorted(side) == [-1, 1]
+    assert sorted(np.bincount(halves.owner)) == [8, 8]  # a box cut across one axis: two boxes

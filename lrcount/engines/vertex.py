@@ -134,7 +134,7 @@ class _Cells:
         key = self.names[at[ends], column] ^ sub_owner[ends].astype(np.uint64) * _OWNER_MIX
         order = np.argsort(key)
         ordered = key[order]
-        run = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
+        run = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(ordered) else np.zeros(1, np.intp)
         length = np.diff(run)
         bad[sub_owner[ends[order[np.repeat(length != 2, length)]]]] = True
         pair = run[:-1][length == 2]
