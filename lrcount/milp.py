@@ -154,7 +154,8 @@ class PatternCertifier(Conshdlr):
             return {"result": SCIP_RESULT.FEASIBLE}
         keep = self._cut_positions(signs)
         binaries = [self.encoding.binaries[j] for j in keep]
-        self.model.addCons(no_good(binaries, signs[keep]), name=f"nogood{len(self._verdicts)}", removable=False)
+        self.model.addCons(no_good(binaries, signs[keep]), name=f"nogood{len(self._verdicts)}", removable=False,
+                           initial=False, separate=False)
         return {"result": SCIP_RESULT.CONSADDED}
 
     def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
