@@ -128,24 +128,8 @@ class _Cells:
         sub_owner = np.searchsorted(sub, self.owner[at])
         bad = np.bincount(sub_owner, weights=np.abs(distance) <= ON_PLANE, minlength=len(sub)) > 0
         pos_v, neg_v = np.flatnonzero(distance > ON_PLANE), np.flatnonzero(distance < -ON_PLANE)
-        # crossing edges: each name (hashed with its cell) must appear exactly twice
-        ends = np.concatenate([np.repeat(pos_v, d), np.repeat(neg_v, d)])
-        column = np.tile(np.arange(d), len(ends) // d)
-        key = self.names[at[ends], column] ^ sub_owner[ends].astype(np.uint64) * _OWNER_MIX
-        order = np.argsort(key)
-        ordered = key[order]
-        run = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(ordered) else np.zeros(1, np.intp)
-        length = np.diff(run)
-        bad[sub_owner[ends[order[np.repeat(length != 2, length)]]]] = True
-        pair = run[:-1][length == 2]
-        i1, i2 = np.minimum(order[pair], order[pair + 1]), np.maximum(order[pair], order[pair + 1])
-        crossing = (i1 < len(pos_v) * d) & (i2 >= len(pos_v) * d)  # not an edge with both ends on one side
-        i1, i2 = i1[crossing], i2[crossing]
-        a, b = ends[i1], ends[i2]  # positions in ``at``
-        facets = self.T[at[a][:, None], names.drop[column[i1]]]
-        unlike = (sub_owner[a] != sub_owner[b]) | (facets != self.T[at[b][:, None], names.drop[column[i2]]]).any(axis=1)
-        bad[sub_owner[a[unlike]]] = bad[sub_owner[b[unlike]]] = True
-        # new rows (both orientations) and vertices, solved from their d facets
+        a, b, facets = self._crossing_edges(names, at, sub_owner, pos_v, neg_v, bad)
+        # new rows (both orientations) and vertices
         cutting = np.flatnonzero(keep.any(axis=1) & ~bad)
         row_id = np.full(len(sub), -1)
         row_id[cutting] = len(self.R) + 2 * np.arange(len(cutting))
@@ -154,15 +138,7 @@ class _Cells:
         a, b, facets = a[edges], b[edges], facets[edges]
         edge_cell = sub_owner[a]
         T_pos = np.concatenate([facets, row_id[edge_cell][:, None]], axis=1)
-        t = distance[a] / (distance[a] - distance[b])
-        crossed = self.V[at[a]] + t[:, None] * (self.V[at[b]] - self.V[at[a]])
-        system = R[T_pos]
-        try:
-            solved = np.linalg.solve(system[..., :-1], -system[..., -1:])[..., 0]
-            wrong = ~(np.abs(solved - crossed[:, :-1]).max(axis=1, initial=0.0) <= ON_PLANE)
-            crossed[:, :-1] = solved
-        except np.linalg.LinAlgError:
-            wrong = np.ones(len(a), bool)
+        crossed, wrong = _new_vertices(R, T_pos, self.V[at[a]], self.V[at[b]], distance[a], distance[b])
         bad[edge_cell[wrong]] = True
         # the new cells: the others (in order), then the positive parts, then the negative parts
         cut = np.zeros(self.n, bool)
@@ -193,6 +169,30 @@ class _Cells:
                                -np.ones(len(groups[2]), np.int8)])
         return cells, np.concatenate(groups), side, sub[bad & keep.any(axis=1)]
 
+    def _crossing_edges(self, names: _EdgeNames, at, sub_owner, pos_v, neg_v, bad):
+        """The edges from a vertex ``at[pos_v]`` to one ``at[neg_v]`` of the same cell: their
+        ends (positions in ``at``) and the ``d - 1`` facets each lies on. Every edge name
+        (hashed with its cell) must appear exactly twice, once from each end; the cells where
+        one does not, or where the two ends disagree on the facets, are marked in ``bad``."""
+        d = names.d
+        ends = np.concatenate([np.repeat(pos_v, d), np.repeat(neg_v, d)])
+        column = np.tile(np.arange(d), len(ends) // d)
+        key = self.names[at[ends], column] ^ sub_owner[ends].astype(np.uint64) * _OWNER_MIX
+        order = np.argsort(key)
+        ordered = key[order]
+        run = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True]) if len(ordered) else np.zeros(1, np.intp)
+        length = np.diff(run)
+        bad[sub_owner[ends[order[np.repeat(length != 2, length)]]]] = True
+        pair = run[:-1][length == 2]
+        i1, i2 = np.minimum(order[pair], order[pair + 1]), np.maximum(order[pair], order[pair + 1])
+        crossing = (i1 < len(pos_v) * d) & (i2 >= len(pos_v) * d)  # not an edge with both ends on one side
+        i1, i2 = i1[crossing], i2[crossing]
+        a, b = ends[i1], ends[i2]
+        facets = self.T[at[a][:, None], names.drop[column[i1]]]
+        unlike = (sub_owner[a] != sub_owner[b]) | (facets != self.T[at[b][:, None], names.drop[column[i2]]]).any(axis=1)
+        bad[sub_owner[a[unlike]]] = bad[sub_owner[b[unlike]]] = True
+        return a, b, facets
+
     def inner_radius(self) -> tuple[np.ndarray, np.ndarray]:
         """A ball inside each cell: its centre (the mean of the vertices) and the distance from
         there to the nearest facet, a lower bound on the inscribed radius."""
@@ -200,6 +200,21 @@ class _Cells:
         centres = np.add.reduceat(self.V, starts, axis=0) / np.diff(self.starts())[:, None]
         distance = np.einsum("vjk,vk->vj", self.R[self.T], centres[self.owner]).min(axis=1)
         return np.minimum.reduceat(distance, starts), centres[:, :-1]
+
+
+def _new_vertices(R, T_new, V_a, V_b, d_a, d_b) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices where the edges from ``V_a`` to ``V_b`` (signed distances ``d_a > 0 > d_b``)
+    cross the hyperplane, solved from their ``d`` facets ``R[T_new]``, and which of them are
+    ill-conditioned (farther than :data:`ON_PLANE` from the crossing by interpolation)."""
+    crossed = V_a + (d_a / (d_a - d_b))[:, None] * (V_b - V_a)
+    system = R[T_new]
+    try:
+        solved = np.linalg.solve(system[..., :-1], -system[..., -1:])[..., 0]
+    except np.linalg.LinAlgError:
+        return crossed, np.ones(len(crossed), bool)
+    wrong = ~(np.abs(solved - crossed[:, :-1]).max(axis=1, initial=0.0) <= ON_PLANE)
+    crossed[:, :-1] = solved
+    return crossed, wrong
 
 
 def _box_cell(lower: np.ndarray, upper: np.ndarray, names: _EdgeNames) -> _Cells:
