@@ -353,7 +353,8 @@ class _Search:
         in_sub[sub] = True
         at = np.flatnonzero(in_sub[cells.owner])
         planes = layer.planes[entry[sub], i]
-        distance = np.einsum("vk,vk->v", cells.V[at], planes[np.searchsorted(sub, cells.owner[at])])
+        touched = np.searchsorted(sub, cells.owner[at])  # each vertex's cell, as a position in sub
+        distance = np.einsum("vk,vk->v", cells.V[at], planes[touched])
         starts = np.searchsorted(cells.owner[at], sub)
         lowest, highest = np.minimum.reduceat(distance, starts), np.maximum.reduceat(distance, starts)
         on[sub, i] = lowest > ON_PLANE
@@ -362,7 +363,6 @@ class _Search:
         change = ~one_side  # split, or dropped when neither side is kept
         if not change.any():
             return cells, entry, on
-        touched = np.searchsorted(sub, cells.owner[at])
         new, parent, side, bad = cells.cut(self.names, sub[change], distance[change[touched]], planes[change], keep[change])
         for c in bad:
             self._hand_over(layer, cells, entry[c], on[c], i, cells.owner == c)
