@@ -97,6 +97,11 @@ class LayerPieces:
     G_abs: np.ndarray
     gamma_abs: np.ndarray
 
+    def take(self, cell: int) -> LayerPieces:
+        """The pieces of one cell (batched pieces only)."""
+        return LayerPieces(self.G[cell], self.gamma[cell], self.norms[cell], self.constant[cell],
+                           self.on_if_constant[cell], self.G_abs[cell], self.gamma_abs[cell])
+
     def restrict(self, on: np.ndarray, cells: np.ndarray | None = None) -> AffineMap:
         """The map ``h = relu(g)`` on the part of the region where the neurons ``on`` are active
         (for batched pieces: of the given ``cells``, one row of ``on`` each)."""

@@ -382,7 +382,7 @@ class _Search:
         # witnesses must lie in the domain: all vertices do, unless the domain cell has slack
         inside = np.all(vertices @ chart.A.T <= chart.c, axis=1)
         inside &= np.all((vertices >= chart.lower) & (vertices <= chart.upper), axis=1)
-        pieces = LayerPieces(*(getattr(layer.pieces, f)[e] for f in LayerPieces.__dataclass_fields__))
+        pieces = layer.pieces.take(e)
         rest = np.arange(i, len(pieces.gamma))
         on = on.copy()
         on[rest] = pieces.on_if_constant[rest]
@@ -418,13 +418,15 @@ def run(
     names = _EdgeNames(problem.chart.dim)
     try:
         cells, slack = _domain_cell(problem, names)
-    except _Degenerate:  # the whole domain goes to the split engine
-        remaining = None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)
+    except _Degenerate:
+        cells = None
+    remaining = None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)
+    if cells is None:  # the whole domain goes to the split engine
         result = split.run(problem, time_limit=remaining, on_region=on_region, collect=collect)
         result.stats["degenerate"] = "domain"
         return result
     log = RegionLog(on_region, collect)
-    with search_limits(None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)) as stop_reason:
+    with search_limits(remaining) as stop_reason:
         search = _Search(problem, log, stop_reason, slack, names)
         identity = AffineMap.identity(problem.chart.dim)
         batched = AffineMap(*(a[None] for a in (identity.M, identity.m, identity.M_abs, identity.m_abs)))
