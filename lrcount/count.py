@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import math
+from contextlib import nullcontext
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -137,8 +137,7 @@ def count_regions(
         return CountResult(0, False, "userinterrupt", name, time.perf_counter() - start, epsilon, network.widths,
                            0, domain.to_dict(), [])
     remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
-    with solvers_silenced(), tqdm(desc=f"counting ({name})", unit=" regions", delay=1.0, disable=not progress,
-                                  leave=False, file=sys.stderr) as bar:
+    with solvers_silenced(), _progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
@@ -155,6 +154,23 @@ def count_regions(
         patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
         points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
     )
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def _progress_bar(enabled: bool, **kwargs):
+    """A tqdm bar on stderr for runs over a second, or a no-op with its ``update`` (a disabled
+    tqdm still builds a multiprocessing lock: 4 ms, more than a small count takes)."""
+    return tqdm(delay=1.0, leave=False, file=sys.stderr, **kwargs) if enabled else _NoBar()
 
 
 def _count_one(task) -> CountResult:
@@ -176,8 +192,7 @@ def count_many(
     from concurrent.futures import ProcessPoolExecutor
 
     tasks = [(network, domain, kwargs) for network, domain in pairs]
-    with tqdm(total=len(tasks), desc="counting", unit=" counts", delay=1.0, disable=progress is not True,
-              leave=False) as bar:
+    with _progress_bar(progress is True, total=len(tasks), desc="counting", unit=" counts") as bar:
         advance = progress if callable(progress) else bar.update
         results = []
         with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext() as pool:

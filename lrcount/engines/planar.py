@@ -28,6 +28,15 @@ from . import EngineRun, RegionLog
 
 #: Cells processed together through the next layers (bounds the memory).
 CHUNK = 4096
+#: A vertex closer than this to a line of the layer it is not on (unit-scaled chart units)
+#: makes its cell degenerate for :func:`_arrange`; the cell is then split neuron by neuron,
+#: where such a vertex lies on the line (:data:`FEASTOL`).
+CLEARANCE = 100 * FEASTOL
+#: Two lines at an angle with a sine below this that cross in a cell make it degenerate.
+MIN_SINE = 1e-8
+#: Sign bits (rows x layer width) that :func:`_arrange` holds at once; cells that need more
+#: alone are split neuron by neuron.
+BATCH_BITS = 2 ** 21
 
 
 @dataclass
@@ -161,6 +170,139 @@ def _domain_cells(problem: CountingProblem) -> _Cells:
     return _Cells(verts, owner, n, AffineMap.identity(chart.dim), np.zeros((n, 0), bool))
 
 
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For consecutive groups of the given sizes: each member's group and place in it."""
+    group = np.repeat(np.arange(len(counts)), counts)
+    return group, np.arange(len(group)) - (np.cumsum(counts) - counts)[group]
+
+
+def _rows_of(first: np.ndarray, count: int) -> np.ndarray:
+    """Row ids ``first + 0 .. first + count - 1`` for every entry of ``first``, flattened."""
+    return (first[:, None] + np.arange(count)).ravel()
+
+
+def _arrange(verts, owner, n, planes, may_cross, settled, epsilon):
+    """Cut convex polygons by all the lines of a layer at once.
+
+    In a simple arrangement (no vertex within :data:`CLEARANCE` of a line it is not on) a
+    face is known by its vertices: a corner of the cell lies in one face, each end of a chord
+    (a line's segment in the cell) in the two faces on either side of the line, and each
+    crossing of two chords in four. A vertex gives one row per face it lies in, holding that
+    face's signs (its own lines' signs set both ways), so the faces are the distinct rows
+    (cell and signs), and a face's polygon is the points of its rows in angular order. This
+    takes a fixed number of numpy calls per layer, where splitting pays for every neuron.
+
+    Two chords of a convex cell cross iff the ends of one lie on either side of the other's
+    line. ``planes`` are unit normals and offsets, ``may_cross`` the lines to test and
+    ``settled`` every line's side of the cells it cannot cross. Returns (verts, owner, n,
+    entry, on) of the faces that hold a ball of radius ``epsilon``, and a mask of the cells
+    found degenerate, which get no faces here (split them neuron by neuron).
+    """
+    starts = np.searchsorted(owner, np.arange(n + 1))
+    sizes = np.diff(starts)
+    degenerate = np.zeros(n, bool)
+    on = settled.copy()
+    # Which lines cross which cells: the signed distances of the cells' corners.
+    pair_cell, pair_line = np.nonzero(may_cross)
+    n_pairs = len(pair_cell)
+    pair_plane = planes[pair_cell, pair_line]
+    q_pair, q_k = _ragged(sizes[pair_cell])
+    q_vert = starts[pair_cell][q_pair] + q_k
+    q_next = np.arange(len(q_pair)) - q_k + (q_k + 1) % sizes[pair_cell][q_pair]
+    d = np.einsum("ij,ij->i", pair_plane[q_pair, :2], verts[q_vert]) + pair_plane[q_pair, 2]
+    pos = np.bincount(q_pair, d > FEASTOL, n_pairs) > 0
+    crossing = pos & (np.bincount(q_pair, d < -FEASTOL, n_pairs) > 0)
+    on[pair_cell, pair_line] = pos
+    exits, entries = (d > 0) & (d[q_next] < 0), (d < 0) & (d[q_next] > 0)
+    simple = (crossing & (np.bincount(q_pair, np.abs(d) <= CLEARANCE, n_pairs) == 0)
+              & (np.bincount(q_pair, exits, n_pairs) == 1) & (np.bincount(q_pair, entries, n_pairs) == 1))
+    degenerate[pair_cell[crossing & ~simple]] = True
+    is_line = simple & ~degenerate[pair_cell]
+    line_cell, line_id, line_plane = pair_cell[is_line], pair_line[is_line], pair_plane[is_line]
+
+    def edge_point(q):
+        t = d[q] / (d[q] - d[q_next[q]])
+        return verts[q_vert[q]] + t[:, None] * (verts[q_vert[q_next[q]]] - verts[q_vert[q]])
+
+    ends = np.stack([edge_point(np.flatnonzero(exits & is_line[q_pair])),
+                     edge_point(np.flatnonzero(entries & is_line[q_pair]))], axis=1)  # lines x 2 x 2
+    # Each chord's ends against every line of its cell.
+    per_cell = np.bincount(line_cell, minlength=n)
+    first_line = np.cumsum(per_cell) - per_cell
+    e, j = _ragged(per_cell[line_cell])
+    f = first_line[line_cell][e] + j
+    end_d = np.einsum("pk,pek->pe", line_plane[f, :2], ends[e]) + line_plane[f, 2][:, None]
+    degenerate[line_cell[e[(e != f) & (np.abs(end_d) <= CLEARANCE).any(axis=1)]]] = True
+    # The crossings of chords, against every line of their cell.
+    crosses = (e < f) & (end_d[:, 0] * end_d[:, 1] < 0)
+    a, b = e[crosses], f[crosses]
+    na, nb = line_plane[a], line_plane[b]
+    det = na[:, 0] * nb[:, 1] - na[:, 1] * nb[:, 0]
+    degenerate[line_cell[a[np.abs(det) < MIN_SINE]]] = True
+    det = np.where(np.abs(det) < MIN_SINE, 1.0, det)
+    points = np.stack([(nb[:, 2] * na[:, 1] - na[:, 2] * nb[:, 1]) / det,
+                       (na[:, 2] * nb[:, 0] - nb[:, 2] * na[:, 0]) / det], axis=1)
+    point_cell = line_cell[a]
+    x, j = _ragged(per_cell[point_cell])
+    g = first_line[point_cell][x] + j
+    point_d = np.einsum("pk,pk->p", line_plane[g, :2], points[x]) + line_plane[g, 2]
+    degenerate[point_cell[x[(g != a[x]) & (g != b[x]) & (np.abs(point_d) <= CLEARANCE)]]] = True
+    # One row per (vertex, face it lies in): corners, then 4 per chord (2 per end), then 4 per crossing.
+    n_lines, first_end, first_point = len(line_id), len(verts), len(verts) + 4 * len(line_id)
+    row_cell = np.concatenate([owner, np.repeat(line_cell, 4), np.repeat(point_cell, 4)])
+    row_on = on[row_cell]
+    corner = is_line[q_pair]
+    row_on[q_vert[corner], pair_line[q_pair[corner]]] = d[corner] > 0
+    for k in (0, 1):
+        row_on[_rows_of(first_end + 4 * e + 2 * k, 2), np.repeat(line_id[f], 2)] = np.repeat(end_d[:, k] > 0, 2)
+        row_on[_rows_of(first_end + 4 * np.arange(n_lines) + 2 * k, 2), np.repeat(line_id, 2)] = [True, False] * n_lines
+    row_on[_rows_of(first_point + 4 * x, 4), np.repeat(line_id[g], 4)] = np.repeat(point_d > 0, 4)
+    for own, signs in ((a, [True, True, False, False]), (b, [True, False, True, False])):
+        row_on[_rows_of(first_point + 4 * np.arange(len(a)), 4), np.repeat(line_id[own], 4)] = signs * len(a)
+    row_points = np.concatenate([verts, np.repeat(ends.reshape(-1, 2), 2, axis=0), np.repeat(points, 4, axis=0)])
+    kept = ~degenerate[row_cell]
+    row_cell, row_on, row_points = row_cell[kept], row_on[kept], row_points[kept]
+    # The faces: distinct (cell, signs) rows; their vertices in angular order.
+    key = np.concatenate([row_cell.astype(">u4").view(np.uint8).reshape(-1, 4), np.packbits(row_on, axis=1)], axis=1)
+    _, first_row, face = np.unique(np.ascontiguousarray(key).view(f"V{key.shape[1]}").ravel(),
+                                   return_index=True, return_inverse=True)
+    n_faces = len(first_row)
+    corners = np.bincount(face, minlength=n_faces)
+    centre = np.stack([np.bincount(face, row_points[:, 0], n_faces), np.bincount(face, row_points[:, 1], n_faces)], 1)
+    offset = row_points - (centre / np.maximum(corners, 1)[:, None])[face]
+    order = np.lexsort((np.arctan2(offset[:, 1], offset[:, 0]), face))
+    verts, owner, entry, on = row_points[order], face[order], row_cell[first_row], row_on[first_row]
+    thick = _keep_thick(verts, owner, n_faces, epsilon) & (corners >= 3)
+    if not thick.all():
+        faces = np.flatnonzero(thick)
+        verts, owner = _select(verts, owner, n_faces, faces)
+        entry, on, n_faces = entry[faces], on[faces], len(faces)
+    return verts, owner, n_faces, entry, on, degenerate
+
+
+def _batches(cost: np.ndarray) -> list[np.ndarray]:
+    """Consecutive groups of cells whose costs add up to about :data:`BATCH_BITS` each."""
+    if not cost.size:
+        return []
+    group = np.cumsum(cost) // BATCH_BITS
+    return np.split(np.arange(len(cost)), np.flatnonzero(np.diff(group)) + 1)
+
+
+def _with_entry(faces: tuple, cells: np.ndarray) -> tuple:
+    """Faces of a selection of ``cells`` with their entry cells in the full numbering."""
+    verts, owner, n, entry, on = faces
+    return verts, owner, n, cells[entry], on
+
+
+def _concatenate(parts: list[tuple]) -> tuple:
+    """(verts, owner, n, entry, on) of several sets of faces, one after the other."""
+    offsets = np.cumsum([0] + [n for _, _, n, _, _ in parts])
+    return (np.concatenate([verts for verts, *_ in parts]),
+            np.concatenate([owner + offset for (_, owner, *_), offset in zip(parts, offsets)]),
+            int(offsets[-1]), np.concatenate([entry for *_, entry, _ in parts]),
+            np.concatenate([on for *_, on in parts]))
+
+
 class _PlanarSplitter:
     def __init__(self, problem: CountingProblem, on_region, collect, should_stop):
         self.problem = problem
@@ -184,23 +326,50 @@ class _PlanarSplitter:
 
     def _split_layer(self, cells: _Cells, l: int) -> tuple[_Cells, LayerPieces, np.ndarray, np.ndarray]:
         """Split ``cells`` by layer ``l``: the new cells (patterns up to l, no maps yet), the
-        layer's pieces, and each new cell's entry cell and signs in the layer."""
+        layer's pieces, and each new cell's entry cell and signs in the layer.
+
+        Polygons are cut by all the layer's lines at once (:func:`_arrange`), in batches of
+        :data:`BATCH_BITS`; segments, and the polygons where that meets a degeneracy, neuron by
+        neuron (:meth:`_split_by_neurons`)."""
         batched = cells.affine if cells.affine.M.ndim == 3 else _broadcast(cells.affine, cells.n)
         pieces: LayerPieces = batched.layer(*self.layers[l])
-        width = pieces.gamma.shape[1]
         planes = np.concatenate([pieces.G, pieces.gamma[..., None]], axis=-1) / pieces.norms[..., None]
-        entry = np.arange(cells.n)  # each cell's cell at the layer's entry
-        on = np.zeros((cells.n, width), bool)
-        verts, owner, n = cells.verts, cells.owner, cells.n
-        # Which hyperplanes may cross which entry cells (interval bounds over each cell's
-        # bounding box), and the side of the cells they cannot cross: split only the former.
-        starts = np.searchsorted(owner, np.arange(n + 1))[:-1]
-        lower, upper = np.minimum.reduceat(verts, starts), np.maximum.reduceat(verts, starts)
+        # Which hyperplanes may cross which cells (interval bounds over each cell's bounding
+        # box), and the side of the cells they cannot cross.
+        starts = np.searchsorted(cells.owner, np.arange(cells.n + 1))[:-1]
+        lower, upper = np.minimum.reduceat(cells.verts, starts), np.maximum.reduceat(cells.verts, starts)
         normals, offsets = planes[..., :-1], planes[..., -1]
         centre = np.einsum("enk,ek->en", normals, (lower + upper) / 2) + offsets
         spread = np.einsum("enk,ek->en", np.abs(normals), (upper - lower) / 2)
         may_cross = (np.abs(centre) <= spread + FEASTOL) & ~pieces.constant
         settled = np.where(pieces.constant, pieces.on_if_constant, centre > 0)
+        parts, by_neurons = [], np.arange(cells.n)
+        if cells.verts.shape[1] == 2:
+            lines = may_cross.sum(axis=1)
+            cost = (np.bincount(cells.owner, minlength=cells.n) + 2 * lines * (lines + 1)) * may_cross.shape[1]
+            by_neurons = [np.flatnonzero(cost > BATCH_BITS)]
+            for group in _batches(cost[cost <= BATCH_BITS]):
+                group = np.flatnonzero(cost <= BATCH_BITS)[group]
+                self.should_stop()
+                verts, owner = _select(cells.verts, cells.owner, cells.n, group)
+                *faces, degenerate = _arrange(verts, owner, len(group), planes[group], may_cross[group],
+                                              settled[group], self.problem.epsilon)
+                parts.append(_with_entry(faces, group))
+                by_neurons.append(group[degenerate])
+            by_neurons = np.concatenate(by_neurons)
+        if by_neurons.size:
+            verts, owner = _select(cells.verts, cells.owner, cells.n, by_neurons)
+            faces = self._split_by_neurons(verts, owner, len(by_neurons), planes[by_neurons],
+                                           may_cross[by_neurons], settled[by_neurons])
+            parts.append(_with_entry(faces, by_neurons))
+        verts, owner, n, entry, on = _concatenate(parts)
+        return _Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
+
+    def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled):
+        """Split cells by one neuron at a time: (verts, owner, n, entry, on) of the pieces."""
+        width = planes.shape[1]
+        entry = np.arange(n)  # each cell's cell at the layer's entry
+        on = np.zeros((n, width), bool)
         for i in range(width):
             self.should_stop()
             on[:, i] = settled[entry, i]
@@ -233,7 +402,7 @@ class _PlanarSplitter:
             parent = np.concatenate([np.flatnonzero(rest), np.flatnonzero(crossing)[sub_parent]])
             entry, on, n = entry[parent], on[parent], len(parent)
             on[n_rest:, i] = sub_side
-        return _Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
+        return verts, owner, n, entry, on
 
     def _found(self, cells: _Cells) -> None:
         if not self.log.collect:
