@@ -1,16 +1,19 @@
 """The ``planar`` engine: exact splitting of segments (1-D domains) and convex polygons (2-D
-domains) neuron by neuron, with no LP (cf. regioncam, Berzins 2023, which splits a planar
-partition edge by edge).
+domains) by the layers' hyperplanes, with no LP (cf. regioncam, Berzins 2023, which splits a
+planar partition edge by edge).
 
-All cells of a layer are split at once with numpy: a cell holds its vertices and, for the
-layer being split, the affine pre-activations of its region. A vertex within :data:`FEASTOL`
-of a hyperplane lies on it; a cell is split where its vertices have both signs, at the
-crossing points of its edges. The definition of a region is :mod:`lrcount.region`'s: a piece
-is kept iff it holds a ball of radius epsilon. For a segment that is half its length; for a
-convex polygon of area A and perimeter P the inscribed radius r obeys A / P <= r <= 2 A / P
-(Bonnesen), and the few pieces in between get the exact Chebyshev LP. Neurons constant on a
-cell take their sign (:class:`~lrcount.region.LayerPieces`). After each layer the cells are
-processed in chunks, depth first, so memory stays flat in the number of regions.
+All cells of a layer are processed at once with numpy: a cell holds its vertices and, for the
+layer being split, the affine pre-activations of its region. A polygon is cut by all the
+layer's lines together (:func:`_arrange`: the faces of the arrangement are read off the signs
+at its vertices); a polygon where a vertex comes within :data:`CLEARANCE` of a line it is not
+on, and every segment, is split neuron by neuron (:func:`_split`), where a vertex within
+:data:`FEASTOL` of a hyperplane lies on it. The definition of a region is
+:mod:`lrcount.region`'s: a piece is kept iff it holds a ball of radius epsilon. For a segment
+that is half its length; for a convex polygon of area A and perimeter P the inscribed radius r
+obeys A / P <= r <= 2 A / P (Bonnesen), and the few pieces in between get the exact Chebyshev
+LP. Neurons constant on a cell take their sign (:class:`~lrcount.region.LayerPieces`). After
+each layer the cells are processed in chunks, depth first, so memory stays flat in the number
+of regions.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ CHUNK = 4096
 CLEARANCE = 100 * FEASTOL
 #: Two lines at an angle with a sine below this that cross in a cell make it degenerate.
 MIN_SINE = 1e-8
-#: Sign bits (rows x layer width) that :func:`_arrange` holds at once; cells that need more
-#: alone are split neuron by neuron.
-BATCH_BITS = 2 ** 21
+#: Sign bits (a row per vertex and face, a bit per line crossing the cell) that
+#: :func:`_arrange` holds at once; cells that need more alone are split neuron by neuron.
+BATCH_BITS = 2 ** 22
 
 
 @dataclass
@@ -181,6 +184,34 @@ def _rows_of(first: np.ndarray, count: int) -> np.ndarray:
     return (first[:, None] + np.arange(count)).ravel()
 
 
+@dataclass
+class _Chords:
+    """The lines that cross cells, one entry per (cell, line), grouped by cell: each line's
+    unit normal and offset (``plane``) and the two ends of its chord in the cell (``ends``)."""
+
+    cell: np.ndarray
+    line: np.ndarray
+    plane: np.ndarray
+    ends: np.ndarray  # chords x 2 x 2
+    per_cell: np.ndarray
+    first: np.ndarray  # index of each cell's first chord
+
+    @property
+    def local(self) -> np.ndarray:
+        """Each chord's place among its cell's chords."""
+        return np.arange(len(self.cell)) - self.first[self.cell]
+
+    def of_cells(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For items in the given cells: (item, chord) for every chord of each item's cell."""
+        item, j = _ragged(self.per_cell[cells])
+        return item, self.first[cells][item] + j
+
+    def distance(self, chords: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Signed distances of points (... x 2, one per chord) to those chords' lines."""
+        plane = self.plane[chords]
+        return np.einsum("pk,p...k->p...", plane[:, :2], points) + plane[:, 2].reshape(-1, *[1] * (points.ndim - 2))
+
+
 def _arrange(verts, owner, n, planes, may_cross, settled, epsilon):
     """Cut convex polygons by all the lines of a layer at once.
 
@@ -192,92 +223,123 @@ def _arrange(verts, owner, n, planes, may_cross, settled, epsilon):
     (cell and signs), and a face's polygon is the points of its rows in angular order. This
     takes a fixed number of numpy calls per layer, where splitting pays for every neuron.
 
-    Two chords of a convex cell cross iff the ends of one lie on either side of the other's
-    line. ``planes`` are unit normals and offsets, ``may_cross`` the lines to test and
-    ``settled`` every line's side of the cells it cannot cross. Returns (verts, owner, n,
-    entry, on) of the faces that hold a ball of radius ``epsilon``, and a mask of the cells
-    found degenerate, which get no faces here (split them neuron by neuron).
+    ``planes`` are unit normals and offsets, ``may_cross`` the lines to test and ``settled``
+    every line's side of the cells it cannot cross. Returns (verts, owner, n, entry, on) of the
+    faces that hold a ball of radius ``epsilon``, and a mask of the cells found degenerate,
+    which get no faces here (split them neuron by neuron).
     """
+    degenerate = np.zeros(n, bool)
+    on, chords, corner_rows = _chords(verts, owner, n, planes, may_cross, settled, degenerate)
+    row_cell, row_bits, row_points = _vertex_rows(verts, owner, chords, corner_rows, degenerate)
+    return (*_faces(row_cell, row_bits, row_points, on, chords, epsilon), degenerate)
+
+
+def _chords(verts, owner, n, planes, may_cross, settled, degenerate):
+    """The lines that cross each cell, from the signed distances of its corners: ``settled``
+    with the side of the cells each line misses, the :class:`_Chords`, and the signs of the
+    corners (corner, chord's place in its cell, sign). Marks ``degenerate`` the cells with a
+    corner within :data:`CLEARANCE` of a line that crosses them."""
     starts = np.searchsorted(owner, np.arange(n + 1))
     sizes = np.diff(starts)
-    degenerate = np.zeros(n, bool)
-    on = settled.copy()
-    # Which lines cross which cells: the signed distances of the cells' corners.
     pair_cell, pair_line = np.nonzero(may_cross)
     n_pairs = len(pair_cell)
     pair_plane = planes[pair_cell, pair_line]
-    q_pair, q_k = _ragged(sizes[pair_cell])
+    q_pair, q_k = _ragged(sizes[pair_cell])  # every corner of every pair's cell
     q_vert = starts[pair_cell][q_pair] + q_k
     q_next = np.arange(len(q_pair)) - q_k + (q_k + 1) % sizes[pair_cell][q_pair]
     d = np.einsum("ij,ij->i", pair_plane[q_pair, :2], verts[q_vert]) + pair_plane[q_pair, 2]
     pos = np.bincount(q_pair, d > FEASTOL, n_pairs) > 0
     crossing = pos & (np.bincount(q_pair, d < -FEASTOL, n_pairs) > 0)
+    on = settled.copy()
     on[pair_cell, pair_line] = pos
     exits, entries = (d > 0) & (d[q_next] < 0), (d < 0) & (d[q_next] > 0)
     simple = (crossing & (np.bincount(q_pair, np.abs(d) <= CLEARANCE, n_pairs) == 0)
               & (np.bincount(q_pair, exits, n_pairs) == 1) & (np.bincount(q_pair, entries, n_pairs) == 1))
     degenerate[pair_cell[crossing & ~simple]] = True
-    is_line = simple & ~degenerate[pair_cell]
-    line_cell, line_id, line_plane = pair_cell[is_line], pair_line[is_line], pair_plane[is_line]
+    is_chord = simple & ~degenerate[pair_cell]
 
     def edge_point(q):
         t = d[q] / (d[q] - d[q_next[q]])
         return verts[q_vert[q]] + t[:, None] * (verts[q_vert[q_next[q]]] - verts[q_vert[q]])
 
-    ends = np.stack([edge_point(np.flatnonzero(exits & is_line[q_pair])),
-                     edge_point(np.flatnonzero(entries & is_line[q_pair]))], axis=1)  # lines x 2 x 2
-    # Each chord's ends against every line of its cell.
-    per_cell = np.bincount(line_cell, minlength=n)
-    first_line = np.cumsum(per_cell) - per_cell
-    e, j = _ragged(per_cell[line_cell])
-    f = first_line[line_cell][e] + j
-    end_d = np.einsum("pk,pek->pe", line_plane[f, :2], ends[e]) + line_plane[f, 2][:, None]
-    degenerate[line_cell[e[(e != f) & (np.abs(end_d) <= CLEARANCE).any(axis=1)]]] = True
-    # The crossings of chords, against every line of their cell.
+    per_cell = np.bincount(pair_cell[is_chord], minlength=n)
+    first = np.cumsum(per_cell) - per_cell
+    chords = _Chords(pair_cell[is_chord], pair_line[is_chord], pair_plane[is_chord],
+                     np.stack([edge_point(np.flatnonzero(exits & is_chord[q_pair])),
+                               edge_point(np.flatnonzero(entries & is_chord[q_pair]))], axis=1), per_cell, first)
+    corner = np.flatnonzero(is_chord[q_pair])
+    local = np.cumsum(is_chord) - 1 - first[pair_cell]
+    return on, chords, (q_vert[corner], local[q_pair[corner]], d[corner] > 0)
+
+
+def _vertex_rows(verts, owner, chords: _Chords, corner_rows, degenerate):
+    """One row per (vertex, face it lies in), outside ``degenerate`` cells: (cell, bits,
+    point), bit j the sign of the cell's j-th chord. Corners come first, then 4 rows per chord
+    (2 per end), then 4 per crossing of two chords. Marks ``degenerate`` the cells where a
+    chord's end or a crossing lies within :data:`CLEARANCE` of another line, or two lines cross
+    at an angle with a sine below :data:`MIN_SINE`."""
+    e, f = chords.of_cells(chords.cell)  # each chord's ends against every line of its cell
+    end_d = chords.distance(f, chords.ends[e])
+    degenerate[chords.cell[e[(e != f) & (np.abs(end_d) <= CLEARANCE).any(axis=1)]]] = True
+    # Two chords of a convex cell cross iff the ends of one lie on either side of the other's line.
     crosses = (e < f) & (end_d[:, 0] * end_d[:, 1] < 0)
     a, b = e[crosses], f[crosses]
-    na, nb = line_plane[a], line_plane[b]
+    na, nb = chords.plane[a], chords.plane[b]
     det = na[:, 0] * nb[:, 1] - na[:, 1] * nb[:, 0]
-    degenerate[line_cell[a[np.abs(det) < MIN_SINE]]] = True
+    degenerate[chords.cell[a[np.abs(det) < MIN_SINE]]] = True
     det = np.where(np.abs(det) < MIN_SINE, 1.0, det)
     points = np.stack([(nb[:, 2] * na[:, 1] - na[:, 2] * nb[:, 1]) / det,
                        (na[:, 2] * nb[:, 0] - nb[:, 2] * na[:, 0]) / det], axis=1)
-    point_cell = line_cell[a]
-    x, j = _ragged(per_cell[point_cell])
-    g = first_line[point_cell][x] + j
-    point_d = np.einsum("pk,pk->p", line_plane[g, :2], points[x]) + line_plane[g, 2]
-    degenerate[point_cell[x[(g != a[x]) & (g != b[x]) & (np.abs(point_d) <= CLEARANCE)]]] = True
-    # One row per (vertex, face it lies in): corners, then 4 per chord (2 per end), then 4 per crossing.
-    n_lines, first_end, first_point = len(line_id), len(verts), len(verts) + 4 * len(line_id)
-    row_cell = np.concatenate([owner, np.repeat(line_cell, 4), np.repeat(point_cell, 4)])
-    row_on = on[row_cell]
-    corner = is_line[q_pair]
-    row_on[q_vert[corner], pair_line[q_pair[corner]]] = d[corner] > 0
+    x, g = chords.of_cells(chords.cell[a])  # each crossing against every line of its cell
+    point_d = chords.distance(g, points[x])
+    degenerate[chords.cell[a[x[(g != a[x]) & (g != b[x]) & (np.abs(point_d) <= CLEARANCE)]]]] = True
+
+    n_chords, local = len(chords.cell), chords.local
+    first_end, first_point = len(verts), len(verts) + 4 * n_chords
+    row_cell = np.concatenate([owner, np.repeat(chords.cell, 4), np.repeat(chords.cell[a], 4)])
+    row_bits = np.zeros((len(row_cell), max(chords.per_cell.max(initial=0), 1)), bool)
+    corner, place, sign = corner_rows
+    row_bits[corner, place] = sign
     for k in (0, 1):
-        row_on[_rows_of(first_end + 4 * e + 2 * k, 2), np.repeat(line_id[f], 2)] = np.repeat(end_d[:, k] > 0, 2)
-        row_on[_rows_of(first_end + 4 * np.arange(n_lines) + 2 * k, 2), np.repeat(line_id, 2)] = [True, False] * n_lines
-    row_on[_rows_of(first_point + 4 * x, 4), np.repeat(line_id[g], 4)] = np.repeat(point_d > 0, 4)
+        row_bits[_rows_of(first_end + 4 * e + 2 * k, 2), np.repeat(local[f], 2)] = np.repeat(end_d[:, k] > 0, 2)
+        row_bits[_rows_of(first_end + 4 * np.arange(n_chords) + 2 * k, 2), np.repeat(local, 2)] = [True, False] * n_chords
+    row_bits[_rows_of(first_point + 4 * x, 4), np.repeat(local[g], 4)] = np.repeat(point_d > 0, 4)
     for own, signs in ((a, [True, True, False, False]), (b, [True, False, True, False])):
-        row_on[_rows_of(first_point + 4 * np.arange(len(a)), 4), np.repeat(line_id[own], 4)] = signs * len(a)
-    row_points = np.concatenate([verts, np.repeat(ends.reshape(-1, 2), 2, axis=0), np.repeat(points, 4, axis=0)])
+        row_bits[_rows_of(first_point + 4 * np.arange(len(a)), 4), np.repeat(local[own], 4)] = signs * len(a)
+    row_points = np.concatenate([verts, np.repeat(chords.ends.reshape(-1, 2), 2, axis=0), np.repeat(points, 4, axis=0)])
     kept = ~degenerate[row_cell]
-    row_cell, row_on, row_points = row_cell[kept], row_on[kept], row_points[kept]
-    # The faces: distinct (cell, signs) rows; their vertices in angular order.
-    key = np.concatenate([row_cell.astype(">u4").view(np.uint8).reshape(-1, 4), np.packbits(row_on, axis=1)], axis=1)
-    _, first_row, face = np.unique(np.ascontiguousarray(key).view(f"V{key.shape[1]}").ravel(),
-                                   return_index=True, return_inverse=True)
+    return row_cell[kept], row_bits[kept], row_points[kept]
+
+
+def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon):
+    """The faces, as distinct (cell, bits) rows, with their vertices in angular order, and
+    those that hold a ball of radius ``epsilon``: (verts, owner, n, entry, on)."""
+    _, first_row, face = np.unique(_face_keys(row_cell, row_bits), return_index=True, return_inverse=True)
     n_faces = len(first_row)
+    entry = row_cell[first_row]
+    on = on[entry]
+    face_of, chord = chords.of_cells(entry)
+    on[face_of, chords.line[chord]] = row_bits[first_row[face_of], chords.local[chord]]
     corners = np.bincount(face, minlength=n_faces)
     centre = np.stack([np.bincount(face, row_points[:, 0], n_faces), np.bincount(face, row_points[:, 1], n_faces)], 1)
     offset = row_points - (centre / np.maximum(corners, 1)[:, None])[face]
     order = np.lexsort((np.arctan2(offset[:, 1], offset[:, 0]), face))
-    verts, owner, entry, on = row_points[order], face[order], row_cell[first_row], row_on[first_row]
+    verts, owner = row_points[order], face[order]
     thick = _keep_thick(verts, owner, n_faces, epsilon) & (corners >= 3)
     if not thick.all():
         faces = np.flatnonzero(thick)
         verts, owner = _select(verts, owner, n_faces, faces)
         entry, on, n_faces = entry[faces], on[faces], len(faces)
-    return verts, owner, n_faces, entry, on, degenerate
+    return verts, owner, n_faces, entry, on
+
+
+def _face_keys(cells: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """One key per row that is equal exactly for equal (cell, bits): an integer when they fit
+    in 63 bits, else their bytes."""
+    if bits.shape[1] + int(cells.max(initial=0)).bit_length() <= 63:
+        return (cells.astype(np.int64) << bits.shape[1]) | (bits.astype(np.int64) @ (1 << np.arange(bits.shape[1])))
+    key = np.concatenate([cells.astype(">u4").view(np.uint8).reshape(-1, 4), np.packbits(bits, axis=1)], axis=1)
+    return np.ascontiguousarray(key).view(f"V{key.shape[1]}").ravel()
 
 
 def _batches(cost: np.ndarray) -> list[np.ndarray]:
@@ -346,7 +408,7 @@ class _PlanarSplitter:
         parts, by_neurons = [], np.arange(cells.n)
         if cells.verts.shape[1] == 2:
             lines = may_cross.sum(axis=1)
-            cost = (np.bincount(cells.owner, minlength=cells.n) + 2 * lines * (lines + 1)) * may_cross.shape[1]
+            cost = (np.bincount(cells.owner, minlength=cells.n) + 2 * lines * (lines + 1)) * np.maximum(lines, 1)
             by_neurons = [np.flatnonzero(cost > BATCH_BITS)]
             for group in _batches(cost[cost <= BATCH_BITS]):
                 group = np.flatnonzero(cost <= BATCH_BITS)[group]
