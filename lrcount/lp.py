@@ -140,9 +140,13 @@ def solve_lp(
     *,
     maximize: bool = False,
     tolerance: float | None = None,
+    presolve: bool = True,
+    highs: highspy.Highs | None = None,
 ) -> LPResult:
-    """Optimise ``cost @ x`` subject to ``a_ub @ x <= b_ub`` and ``lower <= x <= upper``."""
-    h = new_highs()
+    """Optimise ``cost @ x`` subject to ``a_ub @ x <= b_ub`` and ``lower <= x <= upper``, in
+    ``highs`` (a :func:`new_highs` instance, reused for many LPs) or a new HiGHS instance."""
+    h = highs or new_highs()
+    h.setOptionValue("presolve", "on" if presolve else "off")
     if tolerance is not None:
         h.setOptionValue("primal_feasibility_tolerance", tolerance)
         h.setOptionValue("dual_feasibility_tolerance", tolerance)
@@ -171,19 +175,22 @@ def load_lp(h: highspy.Highs, cost, a_ub, b_ub, lower, upper, *, maximize: bool 
 
 
 def inscribed_ball(
-    A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, tolerance: float | None = None
+    A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, tolerance: float | None = None,
+    highs: highspy.Highs | None = None,
 ) -> LPResult:
     """The largest ball in ``{t : A t <= c, lower <= t <= upper}`` (the Chebyshev centre LP,
     Boyd & Vandenberghe, Convex Optimization, sec. 8.5.1): maximise r subject to
     ``A_i t + r ||A_i|| <= c_i`` and ``lower + r <= t <= upper - r``. ``value`` is the radius
     (negative or 'infeasible' when the set is empty) and ``x`` the centre; ``tolerance`` is
-    HiGHS's primal and dual feasibility tolerance (default: HiGHS's)."""
+    HiGHS's primal and dual feasibility tolerance (default: HiGHS's). The LP has k + 1
+    columns, so it is solved without presolve (which takes longer than the simplex here), in
+    ``highs`` if given."""
     k = len(lower)
     eye = np.eye(k)
     rows = np.vstack([np.c_[A, np.linalg.norm(A, axis=1)], np.c_[eye, np.ones(k)], np.c_[-eye, np.ones(k)]])
     rhs = np.concatenate([c, upper, -lower])
     res = solve_lp(np.r_[np.zeros(k), 1.0], rows, rhs, np.r_[lower, -INF], np.r_[upper, INF], maximize=True,
-                   tolerance=tolerance)
+                   tolerance=tolerance, presolve=False, highs=highs)
     if res.status == "optimal":
         res.x = res.x[:k]
     return res

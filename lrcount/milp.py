@@ -22,6 +22,7 @@ from pyscipopt import SCIP_RESULT, Conshdlr, Model, quicksum
 
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
+from .lp import new_highs
 from .region import MILP_FEASTOL, certify, is_region
 
 
@@ -32,6 +33,7 @@ class Encoding:
     model: Model
     inputs: list  # chart coordinates t
     binaries: list  # z of the unstable neurons, in the order of CountingProblem.unstable
+    complements: list  # 1 - z, as binaries of their own, for the no-good clauses
 
 
 def counting_parameters(model: Model) -> None:
@@ -85,12 +87,19 @@ def encode(problem: CountingProblem) -> Encoding:
             model.addCons(hi <= g - lower[i] * (1 - zi))
             binaries.append(zi)
         h_prev = h
-    return Encoding(model, t, binaries)
+    complements = []
+    for zi in binaries:
+        complements.append(model.addVar(f"not_{zi.name}", vtype="B"))
+        model.addCons(zi + complements[-1] == 1)
+    return Encoding(model, t, binaries, complements)
 
 
-def no_good(binaries: list, signs: np.ndarray):
-    """The no-good cut excluding one pattern: sum_{s=1} (1 - z) + sum_{s=0} z >= 1."""
-    return quicksum((1 - z) if s else z for z, s in zip(binaries, signs)) >= 1
+def no_good(encoding: Encoding, positions: np.ndarray, signs: np.ndarray) -> list:
+    """The literals of the no-good clause that excludes the pattern ``signs`` on the binaries
+    at ``positions``: ``OR_{s=1} (1 - z)  OR  OR_{s=0} z``, for a logicor constraint (SCIP
+    propagates clauses by watched literals, where a linear no-good is rescanned as the tree
+    moves: 4.2 s instead of 5.2 s on a 3-16-16-16 net)."""
+    return [encoding.complements[j] if s else encoding.binaries[j] for j, s in zip(positions, signs)]
 
 
 def read_signs(model: Model, binaries: list, solution=None) -> np.ndarray:
@@ -120,13 +129,14 @@ class PatternCertifier(Conshdlr):
         self._conflicts: dict[bytes, int | None] = {}
         self._verdicts: dict[bytes, bool] = {}
         self._layer_of = np.repeat(np.arange(len(problem.net.hidden_widths)), problem.net.hidden_widths)
+        self._highs = new_highs()  # one instance for every certificate
 
     def _verdict(self, signs: np.ndarray) -> bool:
         """Certify a candidate once (a pattern cut off may still come back as an LP solution
         of a node created before the cut); record the regions."""
         key = np.packbits(signs).tobytes()
         if key not in self._verdicts:
-            cert = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs))
+            cert = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs), self._highs)
             self._verdicts[key] = is_region(cert.radius, self.problem.epsilon)
             if self._verdicts[key]:
                 self.regions[key] = (signs, cert.centre)
@@ -153,9 +163,8 @@ class PatternCertifier(Conshdlr):
         if self._verdict(signs) and self.accept_regions:
             return {"result": SCIP_RESULT.FEASIBLE}
         keep = self._cut_positions(signs)
-        binaries = [self.encoding.binaries[j] for j in keep]
-        self.model.addCons(no_good(binaries, signs[keep]), name=f"nogood{len(self._verdicts)}", removable=False,
-                           initial=False, separate=False)
+        self.model.addConsLogicor(no_good(self.encoding, keep, signs[keep]), name=f"nogood{len(self._verdicts)}",
+                                  initial=False, separate=False)
         return {"result": SCIP_RESULT.CONSADDED}
 
     def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):

@@ -130,10 +130,10 @@ class Certificate:
     conflict: int | None = None
 
 
-def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray) -> Certificate:
+def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None) -> Certificate:
     """The inscribed ball of the set of ``pattern`` (all hidden neurons, layers concatenated)
     for ``net``, whose inputs are the unit-scaled chart coordinates; compare its radius with
-    epsilon by :func:`is_region`."""
+    epsilon by :func:`is_region`. ``highs``: a HiGHS instance to reuse (:func:`lrcount.lp.new_highs`)."""
     k = chart.dim
     affine = AffineMap.identity(k)
     rows_A, rows_c = [chart.A], [chart.c]
@@ -149,7 +149,8 @@ def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray) -> Certificate:
         rows_A.append(A)
         rows_c.append(c)
         affine = pieces.restrict(on)
-    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper, tolerance=FEASTOL)
+    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper, tolerance=FEASTOL,
+                          highs=highs)
     if ball.status != "optimal":
         return Certificate(-np.inf)
     return Certificate(ball.value, ball.x)
