@@ -196,7 +196,7 @@ def main() -> None:
             count, complete, seconds, peak = run_isolated(context, name, "nnenum", args.time_limit, args.nnenum)
             nnenum = seconds if complete else None
             shown = f"{count}" if complete else f">= {count} (time limit)"
-            print(f"| {name} | nnenum | {shown} | {seconds:.3f} | {count / seconds:,.0f} | {peak:.0f} | | 1.00 |", flush=True)
+            print(f"| {name} | nnenum | {shown} | {seconds:.4f} | {count / seconds:,.0f} | {peak:.0f} | | 1.00 |", flush=True)
         for engine in engines:
             if engine != "auto" and engine not in engines_for(dim):
                 continue
@@ -204,7 +204,7 @@ def main() -> None:
             shown = f"{count}" if complete else f">= {count} (time limit)"
             ratio = f"{seconds / baseline:.1f}x" if baseline and complete else ""
             versus = f"{nnenum / seconds:.2f}" if nnenum and complete else ""
-            print(f"| {name} | {engine} | {shown} | {seconds:.3f} | {count / seconds:,.0f} | {peak:.0f} | {ratio} | {versus} |",
+            print(f"| {name} | {engine} | {shown} | {seconds:.4f} | {count / seconds:,.0f} | {peak:.0f} | {ratio} | {versus} |",
                   flush=True)
 
 

@@ -37,9 +37,9 @@ Engine = Callable[..., EngineRun]
 
 class RegionLog:
     """What a splitting engine has found so far: the count, and each region's pattern and
-    interior point when they are collected; ``on_region`` is called once per region."""
+    interior point when they are collected; ``on_region(n)`` is told of every n regions found."""
 
-    def __init__(self, on_region: Callable[[], None], collect: bool):
+    def __init__(self, on_region: Callable[[int], None], collect: bool):
         self.on_region = on_region
         self.collect = collect
         self.count = 0
@@ -47,14 +47,13 @@ class RegionLog:
         self.points: list[np.ndarray] = []
 
     def add(self, patterns, points) -> None:
-        """Record regions (``patterns`` and ``points`` are only read when collecting)."""
-        patterns = list(patterns)
+        """Record regions (``patterns``, a sequence, and ``points`` are only read when collecting)."""
         self.count += len(patterns)
         if self.collect:
             self.patterns.extend(patterns)
             self.points.extend(points)
-        for _ in patterns:
-            self.on_region()
+        if len(patterns):
+            self.on_region(len(patterns))
 
     def result(self, status: str, stats: dict | None = None) -> EngineRun:
         return EngineRun(self.count, status == "complete", status, self.patterns if self.collect else None,

@@ -491,7 +491,7 @@ def polygons(problem: CountingProblem) -> tuple[list[np.ndarray], list[np.ndarra
     in the problem's unit-scaled chart coordinates), for drawing."""
     if problem.chart.dim != 2:
         raise LRCountError(f"regions can be drawn on domains of dimension 2, got {problem.chart.dim}")
-    splitter = _PlanarSplitter(problem, lambda: None, True, lambda: None)
+    splitter = _PlanarSplitter(problem, lambda n: None, True, lambda: None)
     splitter.descend(_domain_cells(problem), 0)
     return splitter.log.patterns, splitter.polygons
 
@@ -500,7 +500,7 @@ def run(
     problem: CountingProblem,
     *,
     time_limit: float | None = None,
-    on_region: Callable[[], None] = lambda: None,
+    on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""

@@ -24,11 +24,13 @@ def run(
     problem: CountingProblem,
     *,
     time_limit: float | None = None,
-    on_region: Callable[[], None] = lambda: None,
+    on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Count the regions of ``problem`` with ``Model.count()``."""
-    encoding = encode(problem)
+    # Regions are accepted, not cut off, so the rare rejected candidates take linear no-goods:
+    # the complements that clauses need cost more here (23 s -> 40 s on 6-12-12-12).
+    encoding = encode(problem, complements=False)
     model = encoding.model
     certifier = PatternCertifier(problem, encoding, on_region, accept_regions=True)
     model.includeConshdlr(

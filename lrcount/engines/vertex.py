@@ -410,7 +410,7 @@ def run(
     problem: CountingProblem,
     *,
     time_limit: float | None = None,
-    on_region: Callable[[], None] = lambda: None,
+    on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
