@@ -157,6 +157,8 @@ def count_regions(
 
 
 class _NoBar:
+    """What :func:`_progress_bar` returns when the bar is off: a context that counts nothing."""
+
     def __enter__(self) -> _NoBar:
         return self
 

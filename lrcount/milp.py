@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from pyscipopt import SCIP_RESULT, Conshdlr, Model, quicksum
 
+from .lp import new_highs
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
-from .lp import new_highs
 from .region import MILP_FEASTOL, certify, is_region
 
 

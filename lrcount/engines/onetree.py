@@ -3,7 +3,7 @@
 :class:`~lrcount.milp.PatternCertifier`, checked and enforced after every other constraint,
 rejects every solution; when it enforces a feasible (pattern, point) pair it certifies the
 pattern with the geometric LP of :mod:`lrcount.region`, records it if it is a region, and adds
-its no-good ``sum_{s=1} (1 - z) + sum_{s=0} z >= 1`` to the same tree, so the search goes on
+its no-good clause (:func:`~lrcount.milp.add_no_good`) to the same tree, so the search goes on
 without a restart (Danna et al. 2007; Serra et al. 2018). The search ends infeasible exactly
 when every candidate has been cut off.
 """

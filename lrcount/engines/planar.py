@@ -405,20 +405,21 @@ class _PlanarSplitter:
         spread = np.einsum("enk,ek->en", np.abs(normals), (upper - lower) / 2)
         may_cross = (np.abs(centre) <= spread + FEASTOL) & ~pieces.constant
         settled = np.where(pieces.constant, pieces.on_if_constant, centre > 0)
-        parts, by_neurons = [], np.arange(cells.n)
+        parts, by_neurons = [], [np.arange(cells.n)]
         if cells.verts.shape[1] == 2:
             lines = may_cross.sum(axis=1)
             cost = (np.bincount(cells.owner, minlength=cells.n) + 2 * lines * (lines + 1)) * np.maximum(lines, 1)
+            small = np.flatnonzero(cost <= BATCH_BITS)
             by_neurons = [np.flatnonzero(cost > BATCH_BITS)]
-            for group in _batches(cost[cost <= BATCH_BITS]):
-                group = np.flatnonzero(cost <= BATCH_BITS)[group]
+            for group in _batches(cost[small]):
+                group = small[group]
                 self.should_stop()
                 verts, owner = _select(cells.verts, cells.owner, cells.n, group)
                 *faces, degenerate = _arrange(verts, owner, len(group), planes[group], may_cross[group],
                                               settled[group], self.problem.epsilon)
                 parts.append(_with_entry(faces, group))
                 by_neurons.append(group[degenerate])
-            by_neurons = np.concatenate(by_neurons)
+        by_neurons = np.concatenate(by_neurons)
         if by_neurons.size:
             verts, owner = _select(cells.verts, cells.owner, cells.n, by_neurons)
             faces = self._split_by_neurons(verts, owner, len(by_neurons), planes[by_neurons],
