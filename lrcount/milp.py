@@ -189,3 +189,30 @@ class PatternCertifier(Conshdlr):
 
     def conslock(self, constraint, locktype, nlockspos, nlocksneg):
         pass
+
+
+def certified_model(problem: CountingProblem, on_region, *, accept_regions: bool, priority: int,
+                    time_limit: float | None) -> tuple[Encoding, PatternCertifier]:
+    """The encoding of ``problem`` with a :class:`PatternCertifier` enforced and checked at
+    ``priority``, under ``time_limit`` seconds. Accepted regions need no clauses, so the
+    encoding then has no complement binaries (they slowed SCIP's counter: 23 s -> 40 s on a
+    6-12-12-12 net)."""
+    encoding = encode(problem, complements=not accept_regions)
+    certifier = PatternCertifier(problem, encoding, on_region, accept_regions=accept_regions)
+    encoding.model.includeConshdlr(
+        certifier, "patterns", "certifies candidate patterns and cuts off those it does not accept",
+        enfopriority=priority, chckpriority=priority, needscons=False,
+    )
+    if time_limit is not None:
+        encoding.model.setParam("limits/time", time_limit)
+    return encoding, certifier
+
+
+def search_stats(encoding: Encoding, certifier: PatternCertifier) -> dict:
+    """What the search did: nodes, LP iterations, binaries and rejected candidates."""
+    return {
+        "nodes": encoding.model.getNNodes(),
+        "lp_iterations": encoding.model.getNLPIterations(),
+        "binaries": len(encoding.binaries),
+        "rejected_candidates": certifier.rejected,
+    }

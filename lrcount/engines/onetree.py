@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..milp import PatternCertifier, encode
+from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
 from . import EngineRun
 
@@ -28,29 +28,16 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` in one SCIP tree."""
-    encoding = encode(problem)
-    model = encoding.model
-    certifier = PatternCertifier(problem, encoding, on_region, accept_regions=False)
-    model.includeConshdlr(
-        certifier, "patterns", "certifies, records and cuts off activation patterns",
-        enfopriority=_LAST, chckpriority=_LAST, needscons=False,
-    )
-    if time_limit is not None:
-        model.setParam("limits/time", time_limit)
-    model.optimize()
-    status = model.getStatus()
-    complete = status == "infeasible"
+    encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
+                                          time_limit=time_limit)
+    encoding.model.optimize()
+    complete = encoding.model.getStatus() == "infeasible"
     regions = list(certifier.regions.values())
     return EngineRun(
         count=len(regions),
         complete=complete,
-        status="complete" if complete else status,
+        status="complete" if complete else encoding.model.getStatus(),
         patterns=[problem.full_pattern(signs) for signs, _ in regions] if collect else None,
         points=[centre for _, centre in regions] if collect else None,
-        stats={
-            "nodes": model.getNNodes(),
-            "lp_iterations": model.getNLPIterations(),
-            "binaries": len(encoding.binaries),
-            "rejected_candidates": certifier.rejected,
-        },
+        stats=search_stats(encoding, certifier),
     )

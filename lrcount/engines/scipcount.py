@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..milp import PatternCertifier, encode
+from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
 from . import EngineRun
 
@@ -28,29 +28,14 @@ def run(
     collect: bool = False,
 ) -> EngineRun:
     """Count the regions of ``problem`` with ``Model.count()``."""
-    # Regions are accepted, not cut off, so the rare rejected candidates take linear no-goods:
-    # the complements that clauses need cost more here (23 s -> 40 s on 6-12-12-12).
-    encoding = encode(problem, complements=False)
-    model = encoding.model
-    certifier = PatternCertifier(problem, encoding, on_region, accept_regions=True)
-    model.includeConshdlr(
-        certifier, "certify", "cuts off candidate patterns that are not regions",
-        enfopriority=_BEFORE_COUNTER, chckpriority=_BEFORE_COUNTER, needscons=False,
-    )
-    if time_limit is not None:
-        model.setParam("limits/time", time_limit)
-    model.count()
-    count = model.getNCountedSols()
-    status = model.getStatus()
+    encoding, certifier = certified_model(problem, on_region, accept_regions=True, priority=_BEFORE_COUNTER,
+                                          time_limit=time_limit)
+    encoding.model.count()
+    status = encoding.model.getStatus()
     complete = status in ("infeasible", "optimal")
     return EngineRun(
-        count=count,
+        count=encoding.model.getNCountedSols(),
         complete=complete,
         status="complete" if complete else status,
-        stats={
-            "nodes": model.getNNodes(),
-            "lp_iterations": model.getNLPIterations(),
-            "binaries": len(encoding.binaries),
-            "rejected_candidates": certifier.rejected,
-        },
+        stats=search_stats(encoding, certifier),
     )
