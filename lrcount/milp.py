@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyscipopt import SCIP_RESULT, Conshdlr, Model, quicksum
 
+from .errors import LRCountError
 from .lp import new_highs
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
@@ -134,6 +135,7 @@ class PatternCertifier(Conshdlr):
         self.accept_regions = accept_regions
         self.regions: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # key -> (signs, centre)
         self.rejected = 0
+        self.failure: str | None = None
         self._conflicts: dict[bytes, int | None] = {}
         self._verdicts: dict[bytes, bool] = {}
         self._layer_of = np.repeat(np.arange(len(problem.net.hidden_widths)), problem.net.hidden_widths)
@@ -154,13 +156,19 @@ class PatternCertifier(Conshdlr):
                 self._conflicts[key] = cert.conflict
         return self._verdicts[key]
 
-    def _cut_positions(self, signs: np.ndarray) -> np.ndarray:
+    def _cut_positions(self, signs: np.ndarray) -> np.ndarray | None:
         """The binaries to cut on: all of them, or the earlier layers' and the conflicting
-        neuron's when a constant neuron had the wrong sign."""
+        neuron's when a constant neuron had the wrong sign; None (and a :attr:`failure`) when
+        that neuron has no binary, since no clause could then cut the pattern off alone."""
         conflict = self._conflicts.get(np.packbits(signs).tobytes())
         unstable = self.problem.unstable
         if conflict is None:
             return np.arange(len(unstable))
+        if conflict not in unstable:
+            self.failure = (f"internal error: hidden neuron {conflict} was declared stable by its bounds but is "
+                            "constant with the other sign on a candidate region; count with engine split, and "
+                            "please report this network")
+            return None
         earlier = np.flatnonzero(self._layer_of[unstable] < self._layer_of[conflict])
         return np.r_[earlier, np.flatnonzero(unstable == conflict)]
 
@@ -171,8 +179,16 @@ class PatternCertifier(Conshdlr):
         if self._verdict(signs) and self.accept_regions:
             return {"result": SCIP_RESULT.FEASIBLE}
         keep = self._cut_positions(signs)
+        if keep is None:
+            self.model.interruptSolve()
+            return {"result": SCIP_RESULT.CUTOFF}
         add_no_good(self.model, self.encoding, keep, signs[keep], f"nogood{len(self._verdicts)}")
         return {"result": SCIP_RESULT.CONSADDED}
+
+    def raise_failure(self) -> None:
+        """Raise the :attr:`failure` that stopped the search, if any (a count would be wrong)."""
+        if self.failure is not None:
+            raise LRCountError(self.failure)
 
     def conscheck(self, constraints, solution, checkintegrality, checklprows, printreason, completely):
         # One-tree mode rejects every solution; it records regions during enforcement only,

@@ -128,12 +128,22 @@ class ReLUNetwork:
         return h @ self.weights[-1].T + self.biases[-1]
 
     def activation_patterns(self, x: np.ndarray) -> np.ndarray:
-        """Boolean activation patterns (g > 0) of all hidden neurons at the points ``x``,
-        shape (m, N), layers concatenated in order."""
-        gs = self.preactivations(x)
-        if not gs:
-            return np.zeros((np.atleast_2d(x).shape[0], 0), dtype=bool)
-        return np.concatenate(gs, axis=1) > 0
+        """Boolean activation patterns of all hidden neurons at the points ``x``, shape (m, N),
+        layers concatenated in order. A neuron is on iff ``g > CONSTANT_RTOL * |g|``, where
+        ``|g|`` is the same sum taken in absolute values: a pre-activation that is 0 up to
+        rounding (a neuron constant at 0 on a region, whose computed value is noise) is off,
+        as :mod:`lrcount.region` decides; elsewhere this is ``g > 0`` up to a relative 1e-12."""
+        from .region import CONSTANT_RTOL
+
+        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        size = np.abs(h)
+        patterns = [np.zeros((h.shape[0], 0), dtype=bool)]
+        for w, b in self.hidden_layers:
+            g, g_size = h @ w.T + b, size @ np.abs(w).T + np.abs(b)
+            on = g > CONSTANT_RTOL * g_size
+            patterns.append(on)
+            h, size = np.where(on, g, 0.0), np.where(on, g_size, 0.0)
+        return np.concatenate(patterns, axis=1)
 
     # -- transformations -------------------------------------------------------------------
     def compose_input(self, origin: np.ndarray, basis: np.ndarray) -> ReLUNetwork:

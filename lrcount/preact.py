@@ -29,7 +29,10 @@ class PreactivationBounds:
     each neuron's state: ``ACTIVE`` (L > 0), ``INACTIVE`` (U <= 0) or ``UNSTABLE``.
 
     A neuron that is 0 on the whole domain (a pruned neuron with zero bias) is inactive, as
-    :mod:`lrcount.region` decides for constant neurons. Bounds from LPs are loosened by
+    :mod:`lrcount.region` decides for constant neurons. A neuron is active only if its lower
+    bound clears zero by :data:`ACTIVE_RTOL` of the size of its terms: one whose least value is
+    0 up to rounding may be constant 0 on a region, where it is off, so it must stay unstable
+    (the lower bound of an unstable neuron is then at most 0). Bounds from LPs are loosened by
     :data:`LP_SLACK` of the interval width before they decide a state, so that the solver's
     tolerance never declares stable a neuron that crosses zero.
     """
@@ -52,10 +55,15 @@ class PreactivationBounds:
 
 #: LP bounds are loosened by this fraction of the interval bound's width.
 LP_SLACK = 1e-7
+#: A lower bound above this fraction of ``|w| max(|h|) + |b|`` (the size of the terms it sums)
+#: makes a neuron active: far above rounding, and above the relative threshold at which
+#: :mod:`lrcount.region` calls a constant neuron on (``CONSTANT_RTOL``).
+ACTIVE_RTOL = 1e-9
 
 
-def _states(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    return np.where(upper <= 0, INACTIVE, np.where(lower > 0, ACTIVE, UNSTABLE))
+def _states(lower: np.ndarray, upper: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """INACTIVE where ``upper <= 0``, ACTIVE where ``lower > ACTIVE_RTOL * size``, else UNSTABLE."""
+    return np.where(upper <= 0, INACTIVE, np.where(lower > ACTIVE_RTOL * size, ACTIVE, UNSTABLE))
 
 
 def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +93,8 @@ def preactivation_bounds(
                 slack = LP_SLACK * (hi[i] - lo[i])
                 lo[i] = max(lo[i], relaxation.optimise(w[i], b[i], maximize=False) - slack)
                 hi[i] = min(hi[i], relaxation.optimise(w[i], b[i], maximize=True) + slack)
-        state = _states(lo, hi)
+        state = _states(lo, hi, np.abs(w) @ np.maximum(np.abs(h_lo), np.abs(h_hi)) + np.abs(b))
+        lo = np.where(state == UNSTABLE, np.minimum(lo, 0.0), lo)
         lowers.append(lo)
         uppers.append(hi)
         states.append(state)

@@ -16,7 +16,7 @@ Chebyshev-ball LP ::
 
 reaches ``r >= EPSILON``. A neuron whose gradient is zero on ``R_s`` (up to rounding:
 :data:`CONSTANT_RTOL`) is constant there and takes the sign of ``c_i`` (``c_i > 0`` on,
-otherwise off, as :meth:`ReLUNetwork.activation_patterns` does) with no margin.
+otherwise off, as :meth:`ReLUNetwork.activation_patterns` decides at a point) with no margin.
 
 Why this is the right set (sketch, docs/counting.md): ``r`` is the Euclidean distance from
 the centre to every hyperplane piece, so it does not change when a neuron's row and its

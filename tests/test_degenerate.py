@@ -72,6 +72,19 @@ def test_bias_free_network_keeps_the_region_where_a_layer_is_off():
     assert not off[:, :3].any(axis=1).sum() == 0  # some points have layer 1 all off
 
 
+def test_a_neuron_zero_up_to_rounding_is_not_stably_active():
+    """g = relu(x) + (0.1 + 0.2) - 0.3 is 5.6e-17 where x < 0 (zero up to rounding, so off) and
+    positive where x > 0: two regions. Its interval lower bound is positive by rounding, and
+    the MILP engines once took the neuron as stably active and lost the region x < 0."""
+    from lrcount.preact import UNSTABLE
+    from lrcount.problem import CountingProblem
+
+    net = ReLUNetwork((np.array([[1.0], [0.0]]), np.array([[1.0, 0.1 + 0.2]]), np.ones((1, 1))),
+                      (np.array([0.0, 1.0]), np.array([-0.3]), np.zeros(1)))
+    assert counts(net, Box(-1, 1)) == {2}
+    assert CountingProblem.build(net, Box(-1, 1), tighten=True).bounds.states[1][0] == UNSTABLE
+
+
 def test_subspace_equals_the_composed_network():
     rng = np.random.default_rng(3)
     net = ReLUNetwork.random([4, 6, 6], seed=3)

@@ -85,6 +85,31 @@ def assert_sampled_patterns_found(net: ReLUNetwork, box: Box, engine: str, n_poi
     return result.count, len(seen)
 
 
+def half_integer_network(seed: int) -> ReLUNetwork:
+    """A small network (1-3 inputs, 1-3 layers of 2-6) with weights in {0, +-1/2, +-1} and
+    biases in {0, +-1/2, +-1}: lines through one point, through corners and along faces, and
+    neurons constant on whole regions at values that are 0 only up to rounding."""
+    rng = np.random.default_rng(seed)
+    n0 = int(rng.choice([1, 2, 3]))
+    widths = [n0, *rng.integers(2, 7, size=int(rng.integers(1, 4))), 1]
+    weights, biases = [], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        weights.append(rng.integers(-2, 3, size=(fan_out, fan_in)) / 2)
+        biases.append(rng.choice([-1, -0.5, 0, 0.5, 1], size=fan_out))
+    return ReLUNetwork(tuple(weights), tuple(biases))
+
+
+# 137 and 305 are networks on which the MILP engines once lost regions (a neuron taken as stably
+# active whose least value was 0 up to rounding)
+@pytest.mark.parametrize("seed", [137, 305, *range(0, 400, 25)])
+def test_engines_agree_and_find_sampled_patterns_on_half_integer_weights(seed):
+    net = half_integer_network(seed)
+    box = Box(-1, 1)
+    counts = {engine: count_regions(net, box, engine=engine).count for engine in engines_for(net.input_dim)}
+    assert len(set(counts.values())) == 1, counts
+    assert_sampled_patterns_found(net, box, "milp", n_points=20_000)
+
+
 def acas_sub_box(scale: float) -> Box:
     box = read_vnnlib_box(require(DATA / "acasxu" / "prop_1.vnnlib"))
     mid, half = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2 * scale

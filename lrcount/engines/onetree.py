@@ -31,6 +31,7 @@ def run(
     encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
                                           time_limit=time_limit)
     encoding.model.optimize()
+    certifier.raise_failure()
     complete = encoding.model.getStatus() == "infeasible"
     regions = list(certifier.regions.values())
     return EngineRun(

@@ -31,6 +31,7 @@ def run(
     encoding, certifier = certified_model(problem, on_region, accept_regions=True, priority=_BEFORE_COUNTER,
                                           time_limit=time_limit)
     encoding.model.count()
+    certifier.raise_failure()
     status = encoding.model.getStatus()
     complete = status in ("infeasible", "optimal")
     return EngineRun(
