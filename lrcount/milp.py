@@ -49,7 +49,9 @@ def counting_parameters(model: Model) -> None:
     propagation that would drop solutions; dual reductions and symmetry handling are turned off
     too, since they remove patterns that are equivalent for the objective but distinct regions
     (duplicate neurons are exactly such a symmetry). Counting checks every pattern one by one
-    (no sparse solutions counted in bulk), since each must be certified.
+    (no sparse solutions counted in bulk), since each must be certified. SCIP's feasibility
+    tolerance, and the one it compares sums with (default 1e-6), are :data:`MILP_FEASTOL`, a
+    thousandth of the smallest big-M constant (:func:`big_m`).
     """
     model.setParamsCountsols()
     model.setParam("misc/allowstrongdualreds", False)
@@ -58,6 +60,7 @@ def counting_parameters(model: Model) -> None:
     model.setParam("presolving/maxrestarts", 0)
     model.setParam("constraints/countsols/sparsetest", False)
     model.setParam("numerics/feastol", MILP_FEASTOL)
+    model.setParam("numerics/sumepsilon", MILP_FEASTOL)
 
 
 def big_m(lower: float, upper: float) -> tuple[float, float]:
