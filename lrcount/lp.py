@@ -124,11 +124,13 @@ def new_highs() -> highspy.Highs:
 
 @dataclass
 class LPResult:
-    """Outcome of one LP: ``status`` is 'optimal', 'infeasible' or 'unbounded'."""
+    """Outcome of one LP: ``status`` is 'optimal', 'infeasible' or 'unbounded'; at an optimum
+    ``x`` and ``value``, and ``row_duals`` (one per row of ``a_ub``)."""
 
     status: str
     x: np.ndarray | None = None
     value: float = float("nan")
+    row_duals: np.ndarray | None = None
 
 
 def solve_lp(
@@ -192,7 +194,7 @@ def inscribed_ball(
     res = solve_lp(np.r_[np.zeros(k), 1.0], rows, rhs, np.r_[lower, -INF], np.r_[upper, INF], maximize=True,
                    tolerance=tolerance, presolve=False, highs=highs)
     if res.status == "optimal":
-        res.x = res.x[:k]
+        res.x, res.row_duals = res.x[:k], res.row_duals[: len(c)]
     return res
 
 
@@ -201,7 +203,9 @@ def run(h: highspy.Highs) -> LPResult:
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kOptimal:
-        return LPResult("optimal", np.array(h.getSolution().col_value), h.getInfo().objective_function_value)
+        solution = h.getSolution()
+        return LPResult("optimal", np.array(solution.col_value), h.getInfo().objective_function_value,
+                        np.array(solution.row_dual))
     if status == highspy.HighsModelStatus.kInfeasible:
         return LPResult("infeasible")
     if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):

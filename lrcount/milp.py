@@ -129,10 +129,9 @@ class PatternCertifier(Conshdlr):
     """A constraint handler that certifies the pattern of every candidate solution with the
     geometric LP (:func:`lrcount.region.certify`) and records the regions.
 
-    A candidate that fails is cut off: by the no-good of the earlier layers' pattern and the
-    offending neuron when a constant neuron has the wrong sign (no completion of that prefix
-    is a region), else by its own no-good. A region is accepted when ``accept_regions``
-    (SCIP's counter then counts it) and otherwise recorded and cut off too (one-tree
+    A candidate that fails is cut off with every pattern that must fail with it
+    (:meth:`_rejection_cut`). A region is accepted when ``accept_regions`` (SCIP's counter then
+    counts it) and otherwise recorded and cut off too, by its own no-good (one-tree
     enumeration: the search ends infeasible exactly when every pattern is cut off).
     """
 
@@ -144,41 +143,57 @@ class PatternCertifier(Conshdlr):
         self.regions: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # key -> (signs, centre)
         self.rejected = 0
         self.failure: str | None = None
-        self._conflicts: dict[bytes, int | None] = {}
-        self._verdicts: dict[bytes, bool] = {}
+        self._cuts: dict[bytes, np.ndarray | None] = {}  # key -> binaries to cut on (None: cannot)
         self._layer_of = np.repeat(np.arange(len(problem.net.hidden_widths)), problem.net.hidden_widths)
         self._highs = new_highs()  # one instance for every certificate
 
     def _verdict(self, signs: np.ndarray) -> bool:
         """Certify a candidate once (a pattern cut off may still come back as an LP solution
-        of a node created before the cut); record the regions."""
+        of a node created before the cut); record the regions and the rejected ones' cuts."""
         key = np.packbits(signs).tobytes()
-        if key not in self._verdicts:
+        if key not in self._cuts:
             cert = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs), self._highs)
-            self._verdicts[key] = is_region(cert.radius, self.problem.epsilon)
-            if self._verdicts[key]:
+            if is_region(cert.radius, self.problem.epsilon):
                 self.regions[key] = (signs, cert.centre)
                 self.on_region(1)
+                self._cuts[key] = np.arange(len(signs))
             else:
                 self.rejected += 1
-                self._conflicts[key] = cert.conflict
-        return self._verdicts[key]
+                self._cuts[key] = self._rejection_cut(signs, cert)
+        return key in self.regions
 
-    def _cut_positions(self, signs: np.ndarray) -> np.ndarray | None:
-        """The binaries to cut on: all of them, or the earlier layers' and the conflicting
-        neuron's when a constant neuron had the wrong sign; None (and a :attr:`failure`) when
-        that neuron has no binary, since no clause could then cut the pattern off alone."""
-        conflict = self._conflicts.get(np.packbits(signs).tobytes())
-        unstable = self.problem.unstable
-        if conflict is None:
-            return np.arange(len(unstable))
-        if conflict not in unstable:
-            self.failure = (f"internal error: hidden neuron {conflict} was declared stable by its bounds but is "
-                            "constant with the other sign on a candidate region; count with engine split, and "
-                            "please report this network")
-            return None
-        earlier = np.flatnonzero(self._layer_of[unstable] < self._layer_of[conflict])
-        return np.r_[earlier, np.flatnonzero(unstable == conflict)]
+    def _rejection_cut(self, signs: np.ndarray, cert) -> np.ndarray | None:
+        """The binaries on which every pattern that agrees with the rejected ``signs`` fails too.
+
+        A constant neuron with the wrong sign fails with any pattern of the earlier layers'
+        signs and its own. Otherwise the binding rows (:class:`~lrcount.region.Certificate`)
+        of a last layer L, with every row of the layers before it, already hold no ball of
+        radius epsilon (checked by one more LP); their coefficients depend only on those
+        layers' signs, so the cut is the binaries before L and the binding ones in L: one clause
+        cuts off every completion of a lower-dimensional prefix (bias-free networks have
+        exponentially many). None (and a :attr:`failure`) when the conflicting neuron has no
+        binary, since no clause could then cut the pattern off without losing regions."""
+        unstable, layer_of = self.problem.unstable, self._layer_of
+        if cert.conflict is not None:
+            if cert.conflict not in unstable:
+                self.failure = (f"internal error: hidden neuron {cert.conflict} was declared stable by its bounds but "
+                                "is constant with the other sign on a candidate region; count with engine split, and "
+                                "please report this network")
+                return None
+            earlier = np.flatnonzero(layer_of[unstable] < layer_of[cert.conflict])
+            return np.r_[earlier, np.flatnonzero(unstable == cert.conflict)]
+        everything = np.arange(len(unstable))
+        if cert.binding is None or not cert.binding.size:
+            return everything
+        last = layer_of[cert.binding].max()
+        kept = layer_of < last
+        kept[cert.binding] = True
+        positions = np.flatnonzero(kept[unstable])
+        if positions.size == 0 or positions.size == len(unstable):
+            return everything
+        partial = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs), self._highs,
+                          neurons=kept)
+        return everything if is_region(partial.radius, self.problem.epsilon) else positions
 
     def _enforce(self, solinfeasible: bool) -> dict:
         if solinfeasible:
@@ -186,11 +201,11 @@ class PatternCertifier(Conshdlr):
         signs = read_signs(self.model, self.encoding.binaries)
         if self._verdict(signs) and self.accept_regions:
             return {"result": SCIP_RESULT.FEASIBLE}
-        keep = self._cut_positions(signs)
+        keep = self._cuts[np.packbits(signs).tobytes()]
         if keep is None:
             self.model.interruptSolve()
             return {"result": SCIP_RESULT.CUTOFF}
-        add_no_good(self.model, self.encoding, keep, signs[keep], f"nogood{len(self._verdicts)}")
+        add_no_good(self.model, self.encoding, keep, signs[keep], f"nogood{len(self._cuts)}")
         return {"result": SCIP_RESULT.CONSADDED}
 
     def raise_failure(self) -> None:

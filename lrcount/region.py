@@ -46,6 +46,8 @@ FEASTOL = 1e-10
 MILP_FEASTOL = 1e-9
 #: A gradient below this, relative to what it would be without cancellation, is zero.
 CONSTANT_RTOL = 1e-12
+#: LP duals above this, relative to the largest, mark a row as binding.
+DUAL_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -123,37 +125,48 @@ class LayerPieces:
 class Certificate:
     """The inscribed ball of a pattern's set: ``radius`` (``-inf`` when empty) and ``centre``.
     ``conflict`` is the index of the first neuron that is constant on the set with the other
-    sign, if any: the pattern of the layers before it, with that neuron, is never a region."""
+    sign, if any: the pattern of the layers before it, with that neuron, is never a region.
+    ``binding`` are the neurons whose rows hold the ball (non-zero LP duals): the set of their
+    rows alone has about the same inscribed radius."""
 
     radius: float
     centre: np.ndarray | None = None
     conflict: int | None = None
+    binding: np.ndarray | None = None
 
 
-def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None) -> Certificate:
+def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None, neurons: np.ndarray | None = None) -> Certificate:
     """The inscribed ball of the set of ``pattern`` (all hidden neurons, layers concatenated)
     for ``net``, whose inputs are the unit-scaled chart coordinates; compare its radius with
-    epsilon by :func:`is_region`. ``highs``: a HiGHS instance to reuse (:func:`lrcount.lp.new_highs`)."""
+    epsilon by :func:`is_region`. ``neurons`` (a mask over the hidden neurons) keeps only those
+    neurons' rows: a partial set, which holds every set of a pattern that agrees with
+    ``pattern`` on them and on every earlier layer. ``highs``: a HiGHS instance to reuse
+    (:func:`lrcount.lp.new_highs`)."""
     k = chart.dim
     affine = AffineMap.identity(k)
-    rows_A, rows_c = [chart.A], [chart.c]
+    rows_A, rows_c, row_neurons = [chart.A], [chart.c], [np.full(len(chart.c), -1)]
     start = 0
     for l, (w, b) in enumerate(net.hidden_layers):
         on = np.asarray(pattern[start:start + len(b)], dtype=bool)
-        start += len(b)
+        kept = np.ones(len(b), bool) if neurons is None else neurons[start:start + len(b)]
         pieces = affine.layer(w, b)
-        wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant))
+        wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant) & kept)
         if wrong.size:
-            return Certificate(-np.inf, conflict=start - len(b) + int(wrong[0]))
-        A, c = pieces.margin_rows(on, np.flatnonzero(~pieces.constant))
+            return Certificate(-np.inf, conflict=start + int(wrong[0]))
+        rows = np.flatnonzero(~pieces.constant & kept)
+        A, c = pieces.margin_rows(on, rows)
         rows_A.append(A)
         rows_c.append(c)
+        row_neurons.append(start + rows)
         affine = pieces.restrict(on)
+        start += len(b)
     ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper, tolerance=FEASTOL,
                           highs=highs)
     if ball.status != "optimal":
         return Certificate(-np.inf)
-    return Certificate(ball.value, ball.x)
+    duals, owners = np.abs(ball.row_duals), np.concatenate(row_neurons)
+    binding = owners[(duals > DUAL_RTOL * max(duals.max(initial=0.0), 1.0)) & (owners >= 0)]
+    return Certificate(ball.value, ball.x, binding=binding)
 
 
 def is_region(radius, epsilon: float):
