@@ -27,6 +27,11 @@ from .problem import CountingProblem
 from .region import MILP_FEASTOL, certify, is_region
 
 
+#: Smallest distance of a big-M constant from zero (balanced pre-activation units): a thousand
+#: times SCIP's feasibility tolerance.
+BIG_M_FLOOR = 1e3 * MILP_FEASTOL
+
+
 @dataclass
 class Encoding:
     """The SCIP model with handles on the variables the engines read."""
@@ -62,6 +67,14 @@ def counting_parameters(model: Model) -> None:
     model.setParam("numerics/sumepsilon", MILP_FEASTOL)
 
 
+def big_m(lower: float, upper: float) -> tuple[float, float]:
+    """The big-M constants ``L < 0 < U`` of an unstable neuron with bounds [lower, upper], each
+    at least :data:`BIG_M_FLOOR` from zero (looser bounds are still valid). With a bound of
+    1.2e-8, ten times SCIP's feasibility tolerance, SCIP's LPs cut off nodes that held regions
+    (a fuzzed network with weights scaled by 1e-4 to 1e4: 824 regions counted of 848)."""
+    return min(lower, -BIG_M_FLOOR), max(upper, BIG_M_FLOOR)
+
+
 def encode(problem: CountingProblem, *, complements: bool = True) -> Encoding:
     """Build the model: feasible points are (u, pattern) pairs with u in the pattern's closed
     set; with ``complements``, a binary ``1 - z`` for every binary z too (:func:`add_no_good`)."""
@@ -86,15 +99,16 @@ def encode(problem: CountingProblem, *, complements: bool = True) -> Encoding:
                 h.append(model.addVar(f"h{l}_{i}", lb=lower[i], ub=upper[i]))
                 model.addCons(h[-1] == g, f"active{l}_{i}")
                 continue
-            hi = model.addVar(f"h{l}_{i}", lb=0.0, ub=upper[i])
+            low, high = big_m(lower[i], upper[i])
+            hi = model.addVar(f"h{l}_{i}", lb=0.0, ub=high)
             h.append(hi)
             zi = model.addVar(f"z{l}_{i}", vtype="B")
             # branch on earlier layers first: fixing them makes later pre-activations affine
             # and their bounds tight (5.9x fewer seconds on a [2, 20, 20, 20] net)
             model.chgVarBranchPriority(zi, len(problem.net.weights) - l)
             model.addCons(hi >= g)
-            model.addCons(hi <= upper[i] * zi)
-            model.addCons(hi <= g - lower[i] * (1 - zi))
+            model.addCons(hi <= high * zi)
+            model.addCons(hi <= g - low * (1 - zi))
             binaries.append(zi)
         h_prev = h
     negations = []

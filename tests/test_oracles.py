@@ -113,6 +113,27 @@ def test_engines_agree_and_find_sampled_patterns_on_half_integer_weights(seed):
     assert_sampled_patterns_found(net, box, "milp", n_points=20_000)
 
 
+def scaled_network(seed: int) -> ReLUNetwork:
+    """A small network whose layers' weights and biases are each scaled by 10^u, u uniform in
+    [-4, 4]: after balancing, some bounds come out within ten times SCIP's tolerance of zero."""
+    rng = np.random.default_rng(10_000 + seed)
+    n0 = int(rng.integers(2, 6))
+    widths = [n0, *rng.integers(3, 11, size=int(rng.integers(2, 4))), 1]
+    weights, biases = [], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        weights.append(rng.standard_normal((fan_out, fan_in)) * 10.0 ** rng.uniform(-4, 4))
+        biases.append(rng.standard_normal(fan_out) * 10.0 ** rng.uniform(-4, 4))
+    return ReLUNetwork(tuple(weights), tuple(biases))
+
+
+# 522: scip-count once counted 824 of its 848 regions (a big-M constant of 1.2e-8)
+@pytest.mark.parametrize("seed", [522, 2, 7, 12, 27, 32, 37])
+def test_engines_agree_on_layers_scaled_from_1e_4_to_1e4(seed):
+    net = scaled_network(seed)
+    counts = {engine: count_regions(net, Box(-1, 1), engine=engine).count for engine in engines_for(net.input_dim)}
+    assert len(set(counts.values())) == 1, counts
+
+
 def acas_sub_box(scale: float) -> Box:
     box = read_vnnlib_box(require(DATA / "acasxu" / "prop_1.vnnlib"))
     mid, half = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2 * scale
