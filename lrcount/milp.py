@@ -222,8 +222,17 @@ class PatternCertifier(Conshdlr):
         add_no_good(self.model, self.encoding, keep, signs[keep], f"nogood{len(self._cuts)}")
         return {"result": SCIP_RESULT.CONSADDED}
 
-    def raise_failure(self) -> None:
-        """Raise the :attr:`failure` that stopped the search, if any (a count would be wrong)."""
+    def search(self, start) -> None:
+        """Run SCIP's search (``start``: the model's ``optimize`` or ``count``); an LP that SCIP
+        cannot solve, or a :attr:`failure` of the certifier, is an :class:`LRCountError` (a
+        count would be wrong)."""
+        try:
+            start()
+        except Exception as error:  # PySCIPOpt raises a plain Exception for SCIP's error codes
+            if "LP solver" not in str(error):
+                raise
+            raise LRCountError("SCIP's LP solver failed on this network (numerical trouble: its pre-activations "
+                               "span many orders of magnitude); count with engine split or vertex") from None
         if self.failure is not None:
             raise LRCountError(self.failure)
 

@@ -30,8 +30,7 @@ def run(
     """Enumerate every region of ``problem`` in one SCIP tree."""
     encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
                                           time_limit=time_limit)
-    encoding.model.optimize()
-    certifier.raise_failure()
+    certifier.search(encoding.model.optimize)
     complete = encoding.model.getStatus() == "infeasible"
     regions = list(certifier.regions.values())
     return EngineRun(

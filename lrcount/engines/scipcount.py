@@ -30,8 +30,7 @@ def run(
     """Count the regions of ``problem`` with ``Model.count()``."""
     encoding, certifier = certified_model(problem, on_region, accept_regions=True, priority=_BEFORE_COUNTER,
                                           time_limit=time_limit)
-    encoding.model.count()
-    certifier.raise_failure()
+    certifier.search(encoding.model.count)
     status = encoding.model.getStatus()
     complete = status in ("infeasible", "optimal")
     return EngineRun(
