@@ -135,6 +135,45 @@ class Certificate:
     binding: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class PatternRows:
+    """The rows ``A u <= c`` (unit norm) of a pattern's set: the domain's, then
+    ``s_i g_i(u) >= 0`` for each non-constant neuron in order; ``owners`` names each row's
+    neuron (-1: the domain's). ``conflict`` is the first constant neuron with the wrong sign
+    (the rows then stop there) and ``affine`` the map after the last layer read."""
+
+    A: np.ndarray
+    c: np.ndarray
+    owners: np.ndarray
+    conflict: int | None
+    affine: AffineMap
+
+
+def pattern_rows(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, neurons: np.ndarray | None = None,
+                 layers: int | None = None) -> PatternRows:
+    """The rows of the set of ``pattern`` over its first ``layers`` layers (default all),
+    keeping only the neurons in the mask ``neurons`` if given."""
+    affine = AffineMap.identity(chart.dim)
+    rows_A, rows_c, owners = [chart.A], [chart.c], [np.full(len(chart.c), -1)]
+    start = 0
+    for w, b in net.hidden_layers[:layers]:
+        on = np.asarray(pattern[start:start + len(b)], dtype=bool)
+        kept = np.ones(len(b), bool) if neurons is None else neurons[start:start + len(b)]
+        pieces = affine.layer(w, b)
+        wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant) & kept)
+        if wrong.size:
+            return PatternRows(np.vstack(rows_A), np.concatenate(rows_c), np.concatenate(owners),
+                               start + int(wrong[0]), affine)
+        rows = np.flatnonzero(~pieces.constant & kept)
+        A, c = pieces.margin_rows(on, rows)
+        rows_A.append(A)
+        rows_c.append(c)
+        owners.append(start + rows)
+        affine = pieces.restrict(on)
+        start += len(b)
+    return PatternRows(np.vstack(rows_A), np.concatenate(rows_c), np.concatenate(owners), None, affine)
+
+
 def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None, neurons: np.ndarray | None = None) -> Certificate:
     """The inscribed ball of the set of ``pattern`` (all hidden neurons, layers concatenated)
     for ``net``, whose inputs are the unit-scaled chart coordinates; compare its radius with
@@ -142,30 +181,14 @@ def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None, neu
     neurons' rows: a partial set, which holds every set of a pattern that agrees with
     ``pattern`` on them and on every earlier layer. ``highs``: a HiGHS instance to reuse
     (:func:`lrcount.lp.new_highs`)."""
-    k = chart.dim
-    affine = AffineMap.identity(k)
-    rows_A, rows_c, row_neurons = [chart.A], [chart.c], [np.full(len(chart.c), -1)]
-    start = 0
-    for l, (w, b) in enumerate(net.hidden_layers):
-        on = np.asarray(pattern[start:start + len(b)], dtype=bool)
-        kept = np.ones(len(b), bool) if neurons is None else neurons[start:start + len(b)]
-        pieces = affine.layer(w, b)
-        wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant) & kept)
-        if wrong.size:
-            return Certificate(-np.inf, conflict=start + int(wrong[0]))
-        rows = np.flatnonzero(~pieces.constant & kept)
-        A, c = pieces.margin_rows(on, rows)
-        rows_A.append(A)
-        rows_c.append(c)
-        row_neurons.append(start + rows)
-        affine = pieces.restrict(on)
-        start += len(b)
-    ball = inscribed_ball(np.vstack(rows_A), np.concatenate(rows_c), chart.lower, chart.upper, tolerance=FEASTOL,
-                          highs=highs)
+    rows = pattern_rows(net, chart, pattern, neurons)
+    if rows.conflict is not None:
+        return Certificate(-np.inf, conflict=rows.conflict)
+    ball = inscribed_ball(rows.A, rows.c, chart.lower, chart.upper, tolerance=FEASTOL, highs=highs)
     if ball.status != "optimal":
         return Certificate(-np.inf)
-    duals, owners = np.abs(ball.row_duals), np.concatenate(row_neurons)
-    binding = owners[(duals > DUAL_RTOL * max(duals.max(initial=0.0), 1.0)) & (owners >= 0)]
+    duals = np.abs(ball.row_duals)
+    binding = rows.owners[(duals > DUAL_RTOL * max(duals.max(initial=0.0), 1.0)) & (rows.owners >= 0)]
     return Certificate(ball.value, ball.x, binding=binding)
 
 

@@ -1,7 +1,8 @@
 """The ``planar`` engine's two ways of cutting polygons by a layer: all lines at once
 (``_arrange``, faces as distinct sign rows of their vertices) and neuron by neuron (``_split``,
-the fallback for degenerate cells and for segments). They share the vertices' geometry but not
-the bookkeeping, so they check each other pattern by pattern."""
+for segments, cells too large for a batch, and drawing). They share the vertices' geometry but
+not the bookkeeping, so they check each other pattern by pattern. Degenerate cells go to the
+``split`` engine when counting."""
 
 import numpy as np
 import pytest

@@ -6,8 +6,10 @@ All cells of a layer are processed at once with numpy: a cell holds its vertices
 layer being split, the affine pre-activations of its region. A polygon is cut by all the
 layer's lines together (:func:`_arrange`: the faces of the arrangement are read off the signs
 at its vertices); a polygon where a vertex comes within :data:`CLEARANCE` of a line it is not
-on, and every segment, is split neuron by neuron (:func:`_split`), where a vertex within
-:data:`FEASTOL` of a hyperplane lies on it. The definition of a region is
+on is handed to the ``split`` engine, whose LPs decide it by the definition (as ``vertex``
+does with cells that are not simple); segments, and polygons too large for one batch, are
+split neuron by neuron (:func:`_split`), where a vertex within :data:`FEASTOL` of a
+hyperplane lies on it. The definition of a region is
 :mod:`lrcount.region`'s: a piece is kept iff it holds a ball of radius epsilon. For a segment
 that is half its length; for a convex polygon of area A and perimeter P the inscribed radius r
 obeys A / P <= r <= 2 A / P (Bonnesen), and the few pieces in between get the exact Chebyshev
@@ -26,8 +28,9 @@ import numpy as np
 from ..errors import LRCountError
 from ..lp import inscribed_ball, search_limits
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces, is_region
+from ..region import FEASTOL, AffineMap, LayerPieces, is_region, pattern_rows
 from . import EngineRun, RegionLog
+from .split import Splitter
 
 #: Cells processed together through the next layers (bounds the memory).
 CHUNK = 4096
@@ -366,12 +369,23 @@ def _concatenate(parts: list[tuple]) -> tuple:
 
 
 class _PlanarSplitter:
-    def __init__(self, problem: CountingProblem, on_region, collect, should_stop):
+    """The search. ``stop_reason`` says why to stop, if at all. With ``draw``, degenerate cells
+    are split neuron by neuron so that every region has a polygon; otherwise they are handed
+    to the ``split`` engine, which decides them by the LPs of the definition (:meth:`_hand_over`)."""
+
+    def __init__(self, problem: CountingProblem, on_region, collect, stop_reason, *, draw: bool = False):
         self.problem = problem
         self.layers = problem.net.hidden_layers
         self.log = RegionLog(on_region, collect)
-        self.should_stop = should_stop
+        self.stop_reason = stop_reason
+        self.draw = draw
         self.polygons: list[np.ndarray] = []
+        self.fallback: Splitter | None = None
+        self.degenerate = 0
+
+    def should_stop(self) -> None:
+        if reason := self.stop_reason():
+            raise _Stop(reason)
 
     def descend(self, cells: _Cells, l: int) -> None:
         """Split ``cells`` by the layers from ``l`` on and record the regions."""
@@ -391,8 +405,9 @@ class _PlanarSplitter:
         layer's pieces, and each new cell's entry cell and signs in the layer.
 
         Polygons are cut by all the layer's lines at once (:func:`_arrange`), in batches of
-        :data:`BATCH_BITS`; segments, and the polygons where that meets a degeneracy, neuron by
-        neuron (:meth:`_split_by_neurons`)."""
+        :data:`BATCH_BITS`; those where that meets a degeneracy are handed over
+        (:meth:`_hand_over`; split neuron by neuron when drawing); segments and polygons too
+        large for a batch are split neuron by neuron (:meth:`_split_by_neurons`)."""
         batched = cells.affine if cells.affine.M.ndim == 3 else _broadcast(cells.affine, cells.n)
         pieces: LayerPieces = batched.layer(*self.layers[l])
         planes = np.concatenate([pieces.G, pieces.gamma[..., None]], axis=-1) / pieces.norms[..., None]
@@ -418,7 +433,10 @@ class _PlanarSplitter:
                 *faces, degenerate = _arrange(verts, owner, len(group), planes[group], may_cross[group],
                                               settled[group], self.problem.epsilon)
                 parts.append(_with_entry(faces, group))
-                by_neurons.append(group[degenerate])
+                if self.draw:
+                    by_neurons.append(group[degenerate])
+                else:
+                    self._hand_over(cells.patterns[group[degenerate]], l)
         by_neurons = np.concatenate(by_neurons)
         if by_neurons.size:
             verts, owner = _select(cells.verts, cells.owner, cells.n, by_neurons)
@@ -427,6 +445,27 @@ class _PlanarSplitter:
             parts.append(_with_entry(faces, by_neurons))
         verts, owner, n, entry, on = _concatenate(parts)
         return _Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
+
+    def _hand_over(self, prefixes: np.ndarray, l: int) -> None:
+        """Count the regions below cells where the arrangement is degenerate (their earlier
+        layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
+        polygons' vertices are too close to other lines to trust: near-concurrent lines at the
+        1e-8 scale once left a piece of inscribed radius 0.94 epsilon and lost one of 1.75."""
+        if self.fallback is None:
+            self.fallback = Splitter(self.problem, self.log)
+        chart = self.problem.chart
+        for prefix in prefixes:
+            self.degenerate += 1
+            rows = pattern_rows(self.problem.net, chart, prefix, layers=l)
+            if rows.conflict is not None:
+                continue
+            pieces = rows.affine.layer(*self.layers[l])
+            mine = rows.owners >= 0
+            frame = self.fallback.resume(l, pieces, pieces.on_if_constant.copy(), np.flatnonzero(~pieces.constant),
+                                         (prefix,), rows.A[mine], rows.c[mine], chart.lower, chart.upper,
+                                         np.zeros((0, chart.dim)))
+            if reason := self.fallback.drain([frame], self.stop_reason):
+                raise _Stop(reason)
 
     def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled):
         """Split cells by one neuron at a time: (verts, owner, n, entry, on) of the pieces."""
@@ -492,7 +531,7 @@ def polygons(problem: CountingProblem) -> tuple[list[np.ndarray], list[np.ndarra
     in the problem's unit-scaled chart coordinates), for drawing."""
     if problem.chart.dim != 2:
         raise LRCountError(f"regions can be drawn on domains of dimension 2, got {problem.chart.dim}")
-    splitter = _PlanarSplitter(problem, lambda n: None, True, lambda: None)
+    splitter = _PlanarSplitter(problem, lambda n: None, True, lambda: None, draw=True)
     splitter.descend(_domain_cells(problem), 0)
     return splitter.log.patterns, splitter.polygons
 
@@ -509,14 +548,9 @@ def run(
         raise LRCountError(f"engine planar needs a domain of dimension 1 or 2, got {problem.chart.dim}; use split")
     status = "complete"
     with search_limits(time_limit) as stop_reason:
-
-        def should_stop() -> None:
-            if reason := stop_reason():
-                raise _Stop(reason)
-
-        splitter = _PlanarSplitter(problem, on_region, collect, should_stop)
+        splitter = _PlanarSplitter(problem, on_region, collect, stop_reason)
         try:
             splitter.descend(_domain_cells(problem), 0)
         except _Stop as stop:
             status = stop.status
-    return splitter.log.result(status)
+    return splitter.log.result(status, {"degenerate": splitter.degenerate})
