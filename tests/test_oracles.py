@@ -139,6 +139,21 @@ def test_engines_agree_on_layers_scaled_from_1e_4_to_1e4(seed):
     assert len(patterns) == 1
 
 
+@pytest.mark.parametrize("engine", ["milp", "scip-count"])
+def test_milp_engines_count_right_or_say_why_not_on_huge_biases(engine):
+    """Network 52 of that family has biases up to 8e8 after balancing, where SoPlex (SCIP's LP
+    solver) fails: the engines then stop with a one-line error naming the engines to use,
+    never a wrong count or a bare SCIP exception."""
+    from lrcount.errors import LRCountError
+
+    net = scaled_network(52)
+    expected = count_regions(net, Box(-1, 1), engine="split").count
+    try:
+        assert count_regions(net, Box(-1, 1), engine=engine).count == expected
+    except LRCountError as error:
+        assert "split or vertex" in str(error)
+
+
 def acas_sub_box(scale: float) -> Box:
     box = read_vnnlib_box(require(DATA / "acasxu" / "prop_1.vnnlib"))
     mid, half = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2 * scale
