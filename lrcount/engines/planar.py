@@ -40,6 +40,10 @@ CHUNK = 4096
 CLEARANCE = 100 * FEASTOL
 #: Two lines at an angle with a sine below this that cross in a cell make it degenerate.
 MIN_SINE = 1e-8
+#: A face whose inscribed radius is surely below this makes its cell degenerate: lines that
+#: nearly meet at one point, or nearly parallel ones, leave faces whose vertices may be off by
+#: more than the face is wide (a region of radius 1.6 epsilon was lost so).
+THIN = 10 * CLEARANCE
 #: Sign bits (a row per vertex and face, a bit per line crossing the cell) that
 #: :func:`_arrange` holds at once; cells that need more alone are split neuron by neuron.
 BATCH_BITS = 2 ** 22
@@ -146,9 +150,10 @@ def _polygon_ball(points: np.ndarray) -> tuple[float, np.ndarray | None]:
     return (ball.value, ball.x) if ball.status == "optimal" else (-np.inf, None)
 
 
-def _keep_thick(verts, owner, n, epsilon) -> np.ndarray:
-    """The cells that hold a ball of radius epsilon."""
-    lower, upper = _inscribed_radius_bounds(verts, owner, n)
+def _keep_thick(verts, owner, n, epsilon, bounds=None) -> np.ndarray:
+    """The cells that hold a ball of radius epsilon (``bounds``: their
+    :func:`_inscribed_radius_bounds`, if known)."""
+    lower, upper = bounds if bounds is not None else _inscribed_radius_bounds(verts, owner, n)
     keep = is_region(lower, epsilon)
     unsure = np.flatnonzero(~keep & is_region(upper, epsilon))
     if unsure.size:
@@ -229,12 +234,12 @@ def _arrange(verts, owner, n, planes, may_cross, settled, epsilon):
     ``planes`` are unit normals and offsets, ``may_cross`` the lines to test and ``settled``
     every line's side of the cells it cannot cross. Returns (verts, owner, n, entry, on) of the
     faces that hold a ball of radius ``epsilon``, and a mask of the cells found degenerate,
-    which get no faces here (split them neuron by neuron).
+    which get no faces here (hand them over, or split them neuron by neuron).
     """
     degenerate = np.zeros(n, bool)
     on, chords, corner_rows = _chords(verts, owner, n, planes, may_cross, settled, degenerate)
     row_cell, row_bits, row_points = _vertex_rows(verts, owner, chords, corner_rows, degenerate)
-    return (*_faces(row_cell, row_bits, row_points, on, chords, epsilon), degenerate)
+    return (*_faces(row_cell, row_bits, row_points, on, chords, epsilon, degenerate), degenerate)
 
 
 def _chords(verts, owner, n, planes, may_cross, settled, degenerate):
@@ -314,9 +319,10 @@ def _vertex_rows(verts, owner, chords: _Chords, corner_rows, degenerate):
     return row_cell[kept], row_bits[kept], row_points[kept]
 
 
-def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon):
+def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degenerate):
     """The faces, as distinct (cell, bits) rows, with their vertices in angular order, and
-    those that hold a ball of radius ``epsilon``: (verts, owner, n, entry, on)."""
+    those that hold a ball of radius ``epsilon``: (verts, owner, n, entry, on). Marks
+    ``degenerate`` (and drops the faces of) the cells with a face thinner than :data:`THIN`."""
     _, first_row, face = np.unique(_face_keys(row_cell, row_bits), return_index=True, return_inverse=True)
     n_faces = len(first_row)
     entry = row_cell[first_row]
@@ -328,7 +334,9 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon):
     offset = row_points - (centre / np.maximum(corners, 1)[:, None])[face]
     order = np.lexsort((np.arctan2(offset[:, 1], offset[:, 0]), face))
     verts, owner = row_points[order], face[order]
-    thick = _keep_thick(verts, owner, n_faces, epsilon) & (corners >= 3)
+    bounds = _inscribed_radius_bounds(verts, owner, n_faces)
+    degenerate[entry[(bounds[1] < THIN) & (corners >= 3)]] = True
+    thick = _keep_thick(verts, owner, n_faces, epsilon, bounds) & (corners >= 3) & ~degenerate[entry]
     if not thick.all():
         faces = np.flatnonzero(thick)
         verts, owner = _select(verts, owner, n_faces, faces)
