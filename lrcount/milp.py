@@ -70,8 +70,8 @@ def counting_parameters(model: Model) -> None:
 def big_m(lower: float, upper: float) -> tuple[float, float]:
     """The big-M constants ``L < 0 < U`` of an unstable neuron with bounds [lower, upper], each
     at least :data:`BIG_M_FLOOR` from zero (looser bounds are still valid). With a bound of
-    1.2e-8, ten times SCIP's feasibility tolerance, SCIP's LPs cut off nodes that held regions
-    (a fuzzed network with weights scaled by 1e-4 to 1e4: 824 regions counted of 848)."""
+    1.2e-8, twelve times SCIP's feasibility tolerance then, SCIP's LPs cut off nodes that held
+    regions (a fuzzed network with weights scaled by 1e-4 to 1e4: 824 regions counted of 848)."""
     return min(lower, -BIG_M_FLOOR), max(upper, BIG_M_FLOOR)
 
 
