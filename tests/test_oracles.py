@@ -144,8 +144,8 @@ def test_engines_agree_on_layers_scaled_from_1e_4_to_1e4(seed):
 @pytest.mark.parametrize("engine", ["milp", "scip-count"])
 def test_milp_engines_count_right_or_say_why_not_on_huge_biases(engine):
     """Network 52 of that family has biases up to 8e8 after balancing, where SoPlex (SCIP's LP
-    solver) fails: the engines then stop with a one-line error naming the engines to use,
-    never a wrong count or a bare SCIP exception."""
+    solver) failed at SCIP's former tolerance of 1e-9: the engines count right, or stop with a
+    one-line error naming the engines to use, never a wrong count or a bare SCIP exception."""
     from lrcount.errors import LRCountError
 
     net = scaled_network(52)
