@@ -166,18 +166,20 @@ class PatternCertifier(Conshdlr):
         of a node created before the cut); record the regions and the rejected ones' cuts."""
         key = np.packbits(signs).tobytes()
         if key not in self._cuts:
-            cert = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs), self._highs)
+            pattern = self.problem.full_pattern(signs)
+            cert = certify(self.problem.net, self.problem.chart, pattern, self._highs)
             if is_region(cert.radius, self.problem.epsilon):
                 self.regions[key] = (signs, cert.centre)
                 self.on_region(1)
                 self._cuts[key] = np.arange(len(signs))
             else:
                 self.rejected += 1
-                self._cuts[key] = self._rejection_cut(signs, cert)
+                self._cuts[key] = self._rejection_cut(pattern, cert)
         return key in self.regions
 
-    def _rejection_cut(self, signs: np.ndarray, cert) -> np.ndarray | None:
-        """The binaries on which every pattern that agrees with the rejected ``signs`` fails too.
+    def _rejection_cut(self, pattern: np.ndarray, cert) -> np.ndarray | None:
+        """The binaries on which every pattern that agrees with the rejected ``pattern`` (all
+        hidden neurons) fails too.
 
         A constant neuron with the wrong sign fails with any pattern of the earlier layers'
         signs and its own. Otherwise the binding rows (:class:`~lrcount.region.Certificate`)
@@ -205,8 +207,7 @@ class PatternCertifier(Conshdlr):
         positions = np.flatnonzero(kept[unstable])
         if positions.size == 0 or positions.size == len(unstable):
             return everything
-        partial = certify(self.problem.net, self.problem.chart, self.problem.full_pattern(signs), self._highs,
-                          neurons=kept)
+        partial = certify(self.problem.net, self.problem.chart, pattern, self._highs, neurons=kept)
         return everything if is_region(partial.radius, self.problem.epsilon) else positions
 
     def _enforce(self, solinfeasible: bool) -> dict:

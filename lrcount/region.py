@@ -157,6 +157,10 @@ def pattern_rows(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, neurons: n
     keeping only the neurons in the mask ``neurons`` if given."""
     affine = AffineMap.identity(chart.dim)
     rows_A, rows_c, owners = [chart.A], [chart.c], [np.full(len(chart.c), -1)]
+
+    def gathered(conflict: int | None) -> PatternRows:
+        return PatternRows(np.vstack(rows_A), np.concatenate(rows_c), np.concatenate(owners), conflict, affine)
+
     start = 0
     for w, b in net.hidden_layers[:layers]:
         on = np.asarray(pattern[start:start + len(b)], dtype=bool)
@@ -164,8 +168,7 @@ def pattern_rows(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, neurons: n
         pieces = affine.layer(w, b)
         wrong = np.flatnonzero(pieces.constant & (on != pieces.on_if_constant) & kept)
         if wrong.size:
-            return PatternRows(np.vstack(rows_A), np.concatenate(rows_c), np.concatenate(owners),
-                               start + int(wrong[0]), affine)
+            return gathered(start + int(wrong[0]))
         rows = np.flatnonzero(~pieces.constant & kept)
         A, c = pieces.margin_rows(on, rows)
         rows_A.append(A)
@@ -173,7 +176,7 @@ def pattern_rows(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, neurons: n
         owners.append(start + rows)
         affine = pieces.restrict(on)
         start += len(b)
-    return PatternRows(np.vstack(rows_A), np.concatenate(rows_c), np.concatenate(owners), None, affine)
+    return gathered(None)
 
 
 def certify(net: ReLUNetwork, chart: Chart, pattern: np.ndarray, highs=None, neurons: np.ndarray | None = None) -> Certificate:

@@ -31,12 +31,13 @@ def run(
     encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
                                           time_limit=time_limit)
     certifier.search(encoding.model.optimize)
-    complete = encoding.model.getStatus() == "infeasible"
+    status = encoding.model.getStatus()
+    complete = status == "infeasible"
     regions = list(certifier.regions.values())
     return EngineRun(
         count=len(regions),
         complete=complete,
-        status="complete" if complete else encoding.model.getStatus(),
+        status="complete" if complete else status,
         patterns=[problem.full_pattern(signs) for signs, _ in regions] if collect else None,
         points=[centre for _, centre in regions] if collect else None,
         stats=search_stats(encoding, certifier),
