@@ -130,7 +130,8 @@ def _inscribed_radius_bounds(verts, owner, n) -> tuple[np.ndarray, np.ndarray]:
         return half, half
     x, y = verts[:, 0], verts[:, 1]
     area = np.abs(np.bincount(owner, weights=x * y[nxt] - x[nxt] * y, minlength=n)) / 2
-    perimeter = np.bincount(owner, weights=np.linalg.norm(verts[nxt] - verts, axis=1), minlength=n)
+    edges = verts[nxt] - verts
+    perimeter = np.bincount(owner, weights=np.sqrt(np.einsum("ij,ij->i", edges, edges)), minlength=n)
     ratio = np.divide(area, perimeter, out=np.zeros(n), where=perimeter > 0)
     return ratio, 2 * ratio
 
@@ -323,7 +324,7 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degener
     """The faces, as distinct (cell, bits) rows, with their vertices in angular order, and
     those that hold a ball of radius ``epsilon``: (verts, owner, n, entry, on). Marks
     ``degenerate`` (and drops the faces of) the cells with a face thinner than :data:`THIN`."""
-    _, first_row, face = np.unique(_face_keys(row_cell, row_bits), return_index=True, return_inverse=True)
+    first_row, face = _group(_face_keys(row_cell, row_bits))
     n_faces = len(first_row)
     entry = row_cell[first_row]
     on = on[entry]
@@ -332,7 +333,7 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degener
     corners = np.bincount(face, minlength=n_faces)
     centre = np.stack([np.bincount(face, row_points[:, 0], n_faces), np.bincount(face, row_points[:, 1], n_faces)], 1)
     offset = row_points - (centre / np.maximum(corners, 1)[:, None])[face]
-    order = np.lexsort((np.arctan2(offset[:, 1], offset[:, 0]), face))
+    order = _angular_order(face, offset, n_faces)
     verts, owner = row_points[order], face[order]
     bounds = _inscribed_radius_bounds(verts, owner, n_faces)
     degenerate[entry[(bounds[1] < THIN) & (corners >= 3)]] = True
@@ -342,6 +343,34 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degener
         verts, owner = _select(verts, owner, n_faces, faces)
         entry, on, n_faces = entry[faces], on[faces], len(faces)
     return verts, owner, n_faces, entry, on
+
+
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group equal keys: (a member of each group, each key's group), groups numbered in key
+    order (``np.unique``'s index and inverse, 3x faster: no stable sort is needed)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts = np.ones(len(keys), bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    group = np.empty(len(keys), int)
+    group[order] = np.cumsum(starts) - 1
+    return order[starts], group
+
+
+def _angular_order(group: np.ndarray, offset: np.ndarray, n_groups: int) -> np.ndarray:
+    """The order that sorts points by group, then by the angle of their ``offset`` (from their
+    group's centre): by the key ``4 group + pseudo-angle``, where the pseudo-angle in [0, 4)
+    grows with the angle (``1 - cos`` in the upper half-plane, ``3 + cos`` in the lower), since
+    a sort on one float is 7x faster than numpy's lexsort. Below 2^20 groups the keys resolve
+    pseudo-angles 1e-9 apart, finer than the :data:`CLEARANCE` that any two vertices of a
+    face keep unless its cell is degenerate; above, a lexsort."""
+    dx, dy = offset[:, 0], offset[:, 1]
+    size = np.abs(dx) + np.abs(dy)
+    cosine = np.divide(dx, size, out=np.zeros_like(dx), where=size > 0)
+    pseudo_angle = np.where(dy >= 0, 1 - cosine, 3 + cosine)
+    if n_groups >= 2 ** 20:
+        return np.lexsort((pseudo_angle, group))
+    return np.argsort(4.0 * group + pseudo_angle)
 
 
 def _face_keys(cells: np.ndarray, bits: np.ndarray) -> np.ndarray:
@@ -443,7 +472,7 @@ class _PlanarSplitter:
                 parts.append(_with_entry(faces, group))
                 if self.draw:
                     by_neurons.append(group[degenerate])
-                else:
+                elif degenerate.any():
                     self._hand_over(cells.patterns[group[degenerate]], l)
         by_neurons = np.concatenate(by_neurons)
         if by_neurons.size:
