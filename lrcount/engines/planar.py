@@ -333,7 +333,7 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degener
     corners = np.bincount(face, minlength=n_faces)
     centre = np.stack([np.bincount(face, row_points[:, 0], n_faces), np.bincount(face, row_points[:, 1], n_faces)], 1)
     offset = row_points - (centre / np.maximum(corners, 1)[:, None])[face]
-    order = _angular_order(face, offset, n_faces)
+    order = _angular_order(face, offset)
     verts, owner = row_points[order], face[order]
     bounds = _inscribed_radius_bounds(verts, owner, n_faces)
     degenerate[entry[(bounds[1] < THIN) & (corners >= 3)]] = True
@@ -357,20 +357,21 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[starts], group
 
 
-def _angular_order(group: np.ndarray, offset: np.ndarray, n_groups: int) -> np.ndarray:
+def _angular_order(group: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """The order that sorts points by group, then by the angle of their ``offset`` (from their
-    group's centre): by the key ``4 group + pseudo-angle``, where the pseudo-angle in [0, 4)
-    grows with the angle (``1 - cos`` in the upper half-plane, ``3 + cos`` in the lower), since
-    a sort on one float is 7x faster than numpy's lexsort. Below 2^20 groups the keys resolve
-    pseudo-angles 1e-9 apart, finer than the :data:`CLEARANCE` that any two vertices of a
-    face keep unless its cell is degenerate; above, a lexsort."""
+    group's centre). The angle is taken as a pseudo-angle in [0, 4) that grows with it (from
+    ``dx / (|dx| + |dy|)``), and the sort is on one float key, ``4 group + pseudo-angle``: 7x
+    faster than numpy's lexsort. Where the key's rounding swapped two points of a group, the
+    lexsort is run after all."""
     dx, dy = offset[:, 0], offset[:, 1]
     size = np.abs(dx) + np.abs(dy)
     cosine = np.divide(dx, size, out=np.zeros_like(dx), where=size > 0)
     pseudo_angle = np.where(dy >= 0, 1 - cosine, 3 + cosine)
-    if n_groups >= 2 ** 20:
+    order = np.argsort(4.0 * group + pseudo_angle)
+    in_group = group[order][1:] == group[order][:-1]
+    if np.any(in_group & (np.diff(pseudo_angle[order]) < 0)):
         return np.lexsort((pseudo_angle, group))
-    return np.argsort(4.0 * group + pseudo_angle)
+    return order
 
 
 def _face_keys(cells: np.ndarray, bits: np.ndarray) -> np.ndarray:
