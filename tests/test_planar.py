@@ -89,3 +89,17 @@ def test_a_line_through_a_corner_is_degenerate_and_counted_right():
     assert degenerate.all()
     net = ReLUNetwork((np.array([[1.0, 1.0], [1.0, -1.0]]), np.ones((1, 2))), (np.array([0.0, 0.3]), np.zeros(1)))
     assert count_regions(net, Box(-1, 1), engine="planar").count == 4
+
+
+@pytest.mark.parametrize("group_scale", [1, 2 ** 40])
+def test_vertices_are_ordered_by_angle_within_each_face(group_scale):
+    """The one-key sort of a face's vertices agrees with a sort on (face, angle), also where
+    the key's rounding swaps two vertices of a face (numbers of 2^40 faces leave pseudo-angles
+    1e-4 apart unresolved), which the check must catch."""
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(40) * group_scale, 6)
+    angle = rng.uniform(0, 2 * np.pi, len(group))
+    radius = 10.0 ** rng.uniform(-6, 3, len(group))
+    offset = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
+    order = planar._angular_order(group, offset)
+    assert np.array_equal(order, np.lexsort((angle, group)))
