@@ -368,7 +368,8 @@ def _angular_order(group: np.ndarray, offset: np.ndarray) -> np.ndarray:
     cosine = np.divide(dx, size, out=np.zeros_like(dx), where=size > 0)
     pseudo_angle = np.where(dy >= 0, 1 - cosine, 3 + cosine)
     order = np.argsort(4.0 * group + pseudo_angle)
-    in_group = group[order][1:] == group[order][:-1]
+    ordered_group = group[order]
+    in_group = ordered_group[1:] == ordered_group[:-1]
     if np.any(in_group & (np.diff(pseudo_angle[order]) < 0)):
         return np.lexsort((pseudo_angle, group))
     return order
@@ -473,7 +474,7 @@ class _PlanarSplitter:
                 parts.append(_with_entry(faces, group))
                 if self.draw:
                     by_neurons.append(group[degenerate])
-                elif degenerate.any():
+                else:
                     self._hand_over(cells.patterns[group[degenerate]], l)
         by_neurons = np.concatenate(by_neurons)
         if by_neurons.size:
@@ -489,11 +490,11 @@ class _PlanarSplitter:
         layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
         polygons' vertices are too close to other lines to trust: near-concurrent lines at the
         1e-8 scale once left a piece of inscribed radius 0.94 epsilon and lost one of 1.75."""
-        if self.fallback is None:
-            self.fallback = Splitter(self.problem, self.log)
         chart = self.problem.chart
         for prefix in prefixes:
             self.degenerate += 1
+            if self.fallback is None:  # built on first need: its HiGHS instance costs 0.3 ms
+                self.fallback = Splitter(self.problem, self.log)
             rows = pattern_rows(self.problem.net, chart, prefix, layers=l)
             if rows.conflict is not None:
                 continue
