@@ -18,6 +18,10 @@ from .lp import inscribed_ball, solve_lp
 #: A domain whose largest inscribed ball is smaller than this, relative to its bounding box,
 #: is called empty (it has no interior in floating point).
 INTERIOR_RTOL = 1e-12
+#: The largest extent of a domain in units of its inscribed radius: the engines' numbers then
+#: stay far from overflow, and a hyperplane beyond :data:`lrcount.region.BEYOND_REACH` cannot
+#: cross the domain.
+MAX_EXTENT = 1e100
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class Chart:
         """Centre and radius of the largest ball in the domain (for a box: its centre and half
         its narrowest side)."""
         if self.A.shape[0] == 0:
-            return (self.lower + self.upper) / 2, float(np.min(self.upper - self.lower)) / 2
+            half = _half_widths(self.lower, self.upper)
+            return self.lower + half, float(np.min(half))
         ball = inscribed_ball(self.A, self.c, self.lower, self.upper)
         if ball.status != "optimal":
             raise LRCountError("the domain has no interior")
@@ -55,14 +60,25 @@ class Chart:
         ball has centre 0 and radius 1. Every tolerance of :mod:`lrcount.region` is measured
         in these units, so counts do not change when the domain is translated or scaled."""
         centre, radius = self.inscribed_ball()
+        lower, upper = (self.lower - centre) / radius, (self.upper - centre) / radius
+        if max(np.abs(lower).max(), np.abs(upper).max()) > MAX_EXTENT:
+            raise LRCountError(f"the domain is more than {MAX_EXTENT:g} times longer than its inscribed radius; "
+                               "count in a less elongated domain or fix the thin coordinates")
         return Chart(
             self.origin + self.basis @ centre,
             self.basis * radius,
             self.A * radius,
             self.c - self.A @ centre,
-            (self.lower - centre) / radius,
-            (self.upper - centre) / radius,
+            lower,
+            upper,
         )
+
+
+def _half_widths(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """``(upper - lower) / 2``, also where the difference overflows (a box of +-1e308)."""
+    with np.errstate(over="ignore"):
+        width = upper - lower
+    return np.where(np.isfinite(width), width / 2, upper / 2 - lower / 2)
 
 
 class Domain:

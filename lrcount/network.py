@@ -19,6 +19,29 @@ def _real_array(values, what: str) -> np.ndarray:
         raise LRCountError(f"{what} has entries of type {array.dtype}, not numbers; check how the model was saved")
     return np.array(array, dtype=np.float64)
 
+#: Binary exponent given to zero entries: below every float64's, and safe to add to.
+_ZERO_EXPONENT = -(1 << 40)
+
+
+def _binary_exponents(x: np.ndarray) -> np.ndarray:
+    """``e`` with ``x = m 2**e`` and ``1/2 <= |m| < 1`` (``frexp``, exact also for subnormal
+    numbers); :data:`_ZERO_EXPONENT` for zeros."""
+    mantissa, exponent = np.frexp(x)
+    return np.where(mantissa == 0, _ZERO_EXPONENT, exponent.astype(np.int64))
+
+
+def _balanced_rows(w: np.ndarray, b: np.ndarray, in_exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The affine map ``h -> w h + b`` for inputs given as ``h = h' 2**in_exponents``, as
+    ``(w', b', out)`` with ``w h + b = 2**out (w' h' + b')`` and the largest entry of each row
+    ``(w'_j, b'_j)`` in [1/2, 1) (zero rows: unchanged, ``out = 0``). Each entry is multiplied
+    by one power of two chosen from the exponents, so nothing overflows, and only entries
+    below 2**-1074 of their row's largest are lost (to underflow)."""
+    entry = _binary_exponents(w) + in_exponents[None, :]
+    out = np.maximum(entry.max(axis=1, initial=_ZERO_EXPONENT), _binary_exponents(b))
+    out = np.where(out <= _ZERO_EXPONENT // 2, 0, out)
+    shift = np.clip(in_exponents[None, :] - out[:, None], -4096, 4096).astype(np.int32)
+    return np.ldexp(w, shift), np.ldexp(b, np.clip(-out, -4096, 4096).astype(np.int32)), out
+
 
 @dataclass(frozen=True)
 class ReLUNetwork:
@@ -166,22 +189,36 @@ class ReLUNetwork:
         return None if self.default_box is None else Box(self.default_box[:, 0], self.default_box[:, 1])
 
     def balanced(self) -> ReLUNetwork:
-        """An equivalent network whose hidden rows W^l_i have unit Euclidean norm.
+        """An equivalent network whose hidden rows ``(W^l_i, b^l_i)`` have largest entry in [1/2, 1).
 
         ReLU is positively homogeneous, so scaling row i of (W^l, b^l) by s > 0 and column i of
-        W^{l+1} by 1/s changes neither the function nor any activation pattern. After balancing,
-        a margin on the first layer's pre-activation is a Euclidean distance in input space, which
-        makes the margin epsilon of the counting engines independent of the weights' scale.
+        W^{l+1} by 1/s changes neither the function's regions nor any activation pattern
+        (docs/theory.md, "Rescaling"). The factors are powers of two, so balancing is exact, and
+        they are applied by adding binary exponents, so no product overflows or underflows on the
+        way: a network whose layers are scaled by 1e-300 or 1e300 balances to the same network as
+        the unscaled one. The output rows are balanced too (their scale splits no region).
         Rows that are zero (pruned neurons) are left as they are.
         """
-        weights = [w.copy() for w in self.weights]
-        biases = [b.copy() for b in self.biases]
-        for l in range(len(weights) - 1):
-            norms = np.linalg.norm(weights[l], axis=1)
-            scale = np.where(norms > 0, norms, 1.0)
-            weights[l] /= scale[:, None]
-            biases[l] /= scale
-            weights[l + 1] *= scale[None, :]
+        return self.balanced_in_chart(None, None)
+
+    def balanced_in_chart(self, origin: np.ndarray | None, basis: np.ndarray | None) -> ReLUNetwork:
+        """:meth:`compose_input` followed by :meth:`balanced`, without overflow or underflow: the
+        chart ``x = origin + basis @ t`` may be as large (a box of +-1e308) or as small (+-1e-300)
+        as float64 states, and the layers likewise; only sums of at most ``width`` balanced terms
+        are rounded. ``origin = basis = None`` is the identity chart."""
+        weights, biases = [], []
+        exponents = np.zeros(self.input_dim, dtype=np.int64)  # inputs h = h' 2**exponents
+        for w, b in zip(self.weights, self.biases):
+            if weights or basis is None:
+                w, b, exponents = _balanced_rows(w, b, exponents)
+            else:  # the first layer, composed with the chart's balanced rows x = 2**e x'
+                x_basis, x_origin, x_exponents = _balanced_rows(np.asarray(basis, float), np.asarray(origin, float),
+                                                                np.zeros(np.shape(basis)[1], dtype=np.int64))
+                w, b, exponents = _balanced_rows(self.weights[0], self.biases[0], x_exponents)
+                w, b, composed = _balanced_rows(w @ x_basis, w @ x_origin + b, np.zeros(x_basis.shape[1], dtype=np.int64))
+                exponents = exponents + composed
+            weights.append(w)
+            biases.append(b)
         return ReLUNetwork(tuple(weights), tuple(biases), name=self.name)
 
     # -- constructors ----------------------------------------------------------------------

@@ -67,11 +67,29 @@ def _states(lower: np.ndarray, upper: np.ndarray, size: np.ndarray) -> np.ndarra
 
 
 def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact range of ``w @ h + b`` over the box ``lo <= h <= hi``."""
-    mid, rad = (lo + hi) / 2, (hi - lo) / 2
-    centre = w @ mid + b
-    spread = np.abs(w) @ rad
-    return centre - spread, centre + spread
+    """Range of ``w @ h + b`` over the box ``lo <= h <= hi``, rounded outwards.
+
+    Each end is the sum of its own terms (``w+ hi + w- lo + b`` for the upper end), widened by
+    the float error bound of that sum (Higham 2002, eq. 3.5: ``gamma_n`` times the sum of the
+    terms' magnitudes). A midpoint-radius form would cancel: when a large term meets ``h = 0`` at
+    one end, the small terms that decide the sign there would be lost, and a neuron that is
+    positive only through them would be called inactive (a network with rows scaled 1e-30 to
+    1e30 lost three regions so)."""
+    positive, negative = np.maximum(w, 0.0), np.minimum(w, 0.0)
+    lower_terms, upper_terms = (positive, lo, negative, hi), (positive, hi, negative, lo)
+    gamma = _sum_error_factor(w.shape[1] + 1)
+    ends = []
+    for direction, (w_a, h_a, w_b, h_b) in ((-1.0, lower_terms), (1.0, upper_terms)):
+        value = w_a @ h_a + w_b @ h_b + b
+        magnitude = np.abs(w_a) @ np.abs(h_a) + np.abs(w_b) @ np.abs(h_b) + np.abs(b)
+        ends.append(value + direction * gamma * magnitude)
+    return ends[0], ends[1]
+
+
+def _sum_error_factor(n: int) -> float:
+    """``gamma_n = n u / (1 - n u)``, doubled to cover the products as well as the sum."""
+    unit = np.finfo(np.float64).eps / 2
+    return 2 * n * unit / (1 - 2 * n * unit)
 
 
 def preactivation_bounds(

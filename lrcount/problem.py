@@ -2,8 +2,9 @@
 
 This is what every engine receives, so that all engines count the same set: the network is
 restricted to the domain's chart, scaled so that the domain's inscribed ball is the unit ball
-(:meth:`Chart.unit_scaled`), and balanced (unit-norm hidden rows, which helps the MILP's
-numerics and changes no pattern). What counts as a region is defined once, in
+(:meth:`Chart.unit_scaled`), and balanced exactly by powers of two (hidden rows of largest
+entry in [1/2, 1), which keeps every engine's numbers near 1 whatever the scale of the
+weights or of the domain, and changes no pattern). What counts as a region is defined once, in
 :mod:`lrcount.region`.
 """
 
@@ -41,7 +42,7 @@ class CountingProblem:
         if not 10 * FEASTOL <= epsilon <= 0.5:
             raise LRCountError(f"epsilon (relative to the domain's inscribed radius) must lie in [{10 * FEASTOL:g}, 0.5], got {epsilon:g}")
         chart = domain.chart(network.input_dim).unit_scaled()
-        net = network.compose_input(chart.origin, chart.basis).balanced()
+        net = network.balanced_in_chart(chart.origin, chart.basis)
         return cls(net, chart, preactivation_bounds(net, chart, tighten=tighten, deadline=deadline), epsilon)
 
     @property

@@ -15,7 +15,8 @@ Chebyshev-ball LP ::
     max r   s.t.   s_i (a_i . u + c_i) >= r ||a_i||,   u (with radius r) inside the domain
 
 reaches ``r >= EPSILON``. A neuron whose gradient is zero on ``R_s`` (up to rounding:
-:data:`CONSTANT_RTOL`) is constant there and takes the sign of ``c_i`` (``c_i > 0`` on,
+:data:`CONSTANT_RTOL`), or whose zero set lies beyond the domain's reach
+(:data:`BEYOND_REACH`), is constant there and takes the sign of ``c_i`` (``c_i > 0`` on,
 otherwise off, as :meth:`ReLUNetwork.activation_patterns` decides at a point) with no margin.
 
 Why this is the right set (sketch, docs/counting.md): ``r`` is the Euclidean distance from
@@ -48,6 +49,10 @@ FEASTOL = 1e-10
 MILP_FEASTOL = 1e-7
 #: A gradient below this, relative to what it would be without cancellation, is zero.
 CONSTANT_RTOL = 1e-12
+#: A neuron whose zero set lies farther than this from the centre of the unit-scaled chart
+#: keeps one sign on the domain, which :meth:`Chart.unit_scaled` keeps within
+#: :data:`~lrcount.domain.MAX_EXTENT`; its offset divided by its gradient's norm may overflow.
+BEYOND_REACH = 1e150
 #: LP duals above this, relative to the largest, mark a row as binding.
 DUAL_RTOL = 1e-9
 
@@ -76,10 +81,29 @@ class AffineMap:
         abs_w = np.abs(w)
         G, G_abs = _left_multiply(w, self.M), _left_multiply(abs_w, self.M_abs)
         gamma, gamma_abs = self.m @ w.T + b, self.m_abs @ abs_w.T + np.abs(b)
-        constant = np.abs(G).max(axis=-1) <= CONSTANT_RTOL * G_abs.max(axis=-1)
-        norms = np.where(constant, 1.0, np.sqrt((G * G).sum(axis=-1)))
+        largest = np.abs(G).max(axis=-1)
+        norms = _row_norms(G, largest)
+        with np.errstate(over="ignore"):
+            beyond_reach = np.abs(gamma) > BEYOND_REACH * norms
+        constant = (largest <= CONSTANT_RTOL * G_abs.max(axis=-1)) | beyond_reach
+        norms = np.where(constant, 1.0, norms)
         on_if_constant = gamma > CONSTANT_RTOL * gamma_abs
         return LayerPieces(G, gamma, norms, constant, on_if_constant, G_abs, gamma_abs)
+
+
+def _row_norms(G: np.ndarray, largest: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows of ``G`` (last axis), whose largest entries are ``largest``.
+    Rows whose squares would underflow or overflow (entries beyond 1e+-150: a gradient that a
+    near-zero weight leaves on a region) are divided by a power of two near their largest entry
+    first, so that every representable row has its norm."""
+    with np.errstate(under="ignore", over="ignore"):
+        norms = np.sqrt((G * G).sum(axis=-1))
+    extreme = (largest < 1e-150) | (largest > 1e150)
+    if extreme.any():
+        scale = np.ldexp(1.0, np.frexp(np.where(largest[extreme] > 0, largest[extreme], 1.0))[1])
+        rows = G[extreme] / scale[..., None]
+        norms[extreme] = scale * np.sqrt((rows * rows).sum(axis=-1))
+    return norms
 
 
 def _left_multiply(w: np.ndarray, M: np.ndarray) -> np.ndarray:
