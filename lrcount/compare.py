@@ -67,6 +67,7 @@ class NetworkReport:
 @dataclass
 class Study:
     data: str
+    split: str  # "standard" (the data set's own train / test parts) or "random"
     widths: list[int]
     densities: list[float]
     seeds: list[int]
@@ -157,7 +158,7 @@ def run_study(
     for (report, net, name, domain), result in zip(tasks, results):
         log_bound = bounds.log10(bounds.network_bound(net, domain))
         report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound))
-    return Study(data.name, list(widths), densities, list(seeds), list(domains),
+    return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
                  asdict(setup), reports)
 
 

@@ -18,13 +18,16 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 @dataclass(frozen=True)
 class Dataset:
-    """Inputs (float64, one row per sample) and integer labels, split into train and test."""
+    """Inputs (float64, one row per sample) and integer labels, split into train and test;
+    ``split`` says how: ``"standard"`` (the data set's own training and test parts) or
+    ``"random"`` (a seeded random split of what was there)."""
 
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    split: str = "random"
 
     @property
     def n_classes(self) -> int:
@@ -104,25 +107,37 @@ def read_idx(path) -> np.ndarray:
 
 
 def mnist(folder, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """MNIST from ``folder`` holding ``t10k-images-idx3-ubyte[.gz]`` and
-    ``t10k-labels-idx1-ubyte[.gz]`` (or the ``train-`` files), flattened to 784 inputs in
-    normalised units ``(pixel / 255 - 0.1307) / 0.3081`` and split at random (seeded)."""
+    """MNIST from the IDX files in ``folder`` (``train-images-idx3-ubyte[.gz]``,
+    ``train-labels-idx1-ubyte[.gz]``, ``t10k-...``), flattened to 784 inputs in normalised units
+    ``(pixel / 255 - 0.1307) / 0.3081``.
+
+    With both parts present, the standard split of LeCun et al. that Cai et al. 2023 train and
+    test on: the 60,000 training images to train, the 10,000 test images to test
+    (``split="standard"``; ``test_fraction`` and ``seed`` are not used). With one part only,
+    a seeded random split of it (``split="random"``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LRCountError(f"MNIST folder {folder} does not exist; give the folder with the IDX files")
-    images, labels = [], []
-    for prefix in ("train", "t10k"):
-        found = [folder / f"{prefix}-{kind}-idx{d}-ubyte{gz}" for kind, d in (("images", 3), ("labels", 1))
-                 for gz in (".gz", "")]
-        image_file = next((f for f in found[:2] if f.exists()), None)
-        label_file = next((f for f in found[2:] if f.exists()), None)
-        if image_file and label_file:
-            images.append(read_idx(image_file))
-            labels.append(read_idx(label_file))
-    if not images:
+    parts = {prefix: part for prefix in ("train", "t10k") if (part := _mnist_part(folder, prefix)) is not None}
+    if not parts:
         raise LRCountError(f"no MNIST IDX files (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in {folder}")
-    x, y = np.concatenate(images), np.concatenate(labels)
+    if len(parts) == 2:
+        (x_train, y_train), (x_test, y_test) = parts["train"], parts["t10k"]
+        return Dataset("mnist", x_train, y_train, x_test, y_test, split="standard")
+    (x, y), = parts.values()
+    return _split("mnist", x, y, test_fraction, seed)
+
+
+def _mnist_part(folder: Path, prefix: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The images (normalised, one row each) and labels of one part of MNIST, or None if
+    either file of that part is missing."""
+    found = [folder / f"{prefix}-{kind}-idx{d}-ubyte{gz}" for kind, d in (("images", 3), ("labels", 1))
+             for gz in (".gz", "")]
+    image_file = next((f for f in found[:2] if f.exists()), None)
+    label_file = next((f for f in found[2:] if f.exists()), None)
+    if image_file is None or label_file is None:
+        return None
+    x, y = read_idx(image_file), read_idx(label_file)
     if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-        raise LRCountError(f"{folder}: images of shape {x.shape} do not match labels of shape {y.shape}")
-    x = (x.reshape(len(x), -1) / 255.0 - MNIST_MEAN) / MNIST_STD
-    return _split("mnist", x, y.astype(np.int64), test_fraction, seed)
+        raise LRCountError(f"{folder}: {prefix} images of shape {x.shape} do not match labels of shape {y.shape}")
+    return (x.reshape(len(x), -1) / 255.0 - MNIST_MEAN) / MNIST_STD, y.astype(np.int64)

@@ -88,13 +88,23 @@ def test_training_is_reproducible():
     assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
 
 
-def test_mnist_from_the_shared_idx_files():
+def test_mnist_from_the_shared_idx_files_uses_the_standard_split():
     folder = require(DATA / "mnist")
     mnist = data.mnist(folder, test_fraction=0.2, seed=0)
-    assert mnist.input_dim == 784 and mnist.n_classes == 10
-    assert len(mnist.x_train) == 8000 and len(mnist.x_test) == 2000
+    assert mnist.input_dim == 784 and mnist.n_classes == 10 and mnist.split == "standard"
+    assert len(mnist.x_train) == 60_000 and len(mnist.x_test) == 10_000
+    training = {row.tobytes() for row in mnist.x_train}
+    assert not any(row.tobytes() in training for row in mnist.x_test)
     lo, hi = mnist.input_box()
     assert np.isclose(lo.min(), -data.MNIST_MEAN / data.MNIST_STD) and np.isclose(hi.max(), (1 - data.MNIST_MEAN) / data.MNIST_STD)
+
+
+def test_mnist_with_one_part_is_split_at_random(tmp_path):
+    folder = require(DATA / "mnist")
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).symlink_to(folder / name)
+    mnist = data.mnist(tmp_path, test_fraction=0.2, seed=0)
+    assert mnist.split == "random" and len(mnist.x_train) == 8000 and len(mnist.x_test) == 2000
 
 
 def test_bad_idx_files_are_refused(tmp_path):
