@@ -15,7 +15,6 @@ from tqdm import tqdm
 from .domain import Domain
 from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
 from .errors import LRCountError
-from .lp import solvers_silenced
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
 
@@ -131,13 +130,12 @@ def count_regions(
         if return_regions and name == "scip-count":
             raise LRCountError("engine scip-count counts without listing regions; use vertex, split, planar or milp to get them")
         if name in MILP_ENGINES:
-            with solvers_silenced():
-                problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
+            problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
     except KeyboardInterrupt:
         return CountResult(0, False, "userinterrupt", name, time.perf_counter() - start, epsilon, network.widths,
                            0, domain.to_dict(), [])
     remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
-    with solvers_silenced(), _progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
+    with _progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,

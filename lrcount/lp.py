@@ -28,28 +28,6 @@ def c_stdout_redirected(target_fd: int | None = None):
 
 
 @contextmanager
-def solvers_silenced():
-    """Silence what C code writes to fds 1 and 2 (SCIP, SoPlex and HiGHS notes such as
-    "Cannot set feasibility tolerance ... without GMP"), while Python's ``sys.stderr`` (progress
-    bars, warnings, errors) keeps writing to the real stderr."""
-    sys.stderr.flush()
-    try:
-        on_fd2 = sys.stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # a captured or in-memory stream
-        on_fd2 = False
-    real_stderr = os.fdopen(os.dup(2), "w", buffering=1) if on_fd2 else None
-    previous = sys.stderr
-    try:
-        with _fd_redirected(1), _fd_redirected(2):
-            sys.stderr = real_stderr or previous
-            yield
-    finally:
-        sys.stderr = previous
-        if real_stderr is not None:
-            real_stderr.close()
-
-
-@contextmanager
 def _fd_redirected(fd: int, target_fd: int | None = None):
     """Point file descriptor ``fd`` at ``target_fd`` (default: /dev/null) for a while."""
     sys.stdout.flush()
@@ -115,11 +93,24 @@ def search_limits(time_limit: float | None):
 
 
 def new_highs() -> highspy.Highs:
-    """A HiGHS instance that prints nothing (its banner goes to fd 1 on first construction)."""
-    with c_stdout_redirected():
-        h = highspy.Highs()
+    """A HiGHS instance that prints nothing. HiGHS writes its banner straight to fd 1 when the
+    process builds its first instance, before any option can be set: only that construction
+    runs with fd 1 on /dev/null, under a lock, so no other thread's output is lost later and
+    two threads never swap the descriptor under each other."""
+    global _highs_banner_shown
+    with _highs_banner_lock:
+        if not _highs_banner_shown:
+            with c_stdout_redirected():
+                h = highspy.Highs()
+            _highs_banner_shown = True
+        else:
+            h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+_highs_banner_lock = threading.Lock()
+_highs_banner_shown = False
 
 
 @dataclass
