@@ -20,11 +20,12 @@ from .bounds import METHODS as BOUND_METHODS
 from .count import CountResult, count_regions
 from .domain import Box, Domain, Subspace
 from .engines import ENGINE_NAMES
-from .errors import LRCountError
+from .errors import LRCountError, NotWrittenError
 from .lp import c_stdout_redirected
 from .region import EPSILON
 
 EXIT_BAD_INPUT = 2
+EXIT_NOT_WRITTEN = 1  # the result was printed, but a file it should have gone to was not written
 EXIT_INTERRUPTED = 130
 
 
@@ -67,23 +68,20 @@ def _report_count(result: CountResult, args) -> str:
             "the count is a lower bound",
             file=sys.stderr,
         )
+    report = result.to_json() if args.json else "\n".join([result.summary()] + [
+        f"  layer {l}: {layer['unstable']} unstable, {layer['active']} stably active, {layer['inactive']} stably inactive"
+        for l, layer in enumerate(result.layers, start=1)
+    ])
     if args.regions:
-        np.savez(
-            args.regions,
-            patterns=result.patterns.astype(np.uint8),
-            points=result.points,
-            complete=result.complete,
-            count=result.count,
-        )
+        from .io import write_arrays
+
+        try:
+            write_arrays(args.regions, {"patterns": result.patterns.astype(np.uint8), "points": result.points,
+                                        "complete": np.asarray(result.complete), "count": np.asarray(result.count)})
+        except NotWrittenError as exc:
+            raise NotWrittenError(f"the regions were not written: {exc}", result=report) from None
         print(f"lrcount: wrote {result.count} regions (patterns, interior points) to {args.regions}", file=sys.stderr)
-    if args.json:
-        return result.to_json()
-    lines = [result.summary()]
-    for l, layer in enumerate(result.layers, start=1):
-        lines.append(
-            f"  layer {l}: {layer['unstable']} unstable, {layer['active']} stably active, {layer['inactive']} stably inactive"
-        )
-    return "\n".join(lines)
+    return report
 
 
 def cmd_count(args) -> str:
@@ -127,20 +125,14 @@ def cmd_example(args) -> str:
 
 
 def _regions_path(path: str, model: str) -> str:
-    """Where ``--regions`` writes (numpy adds ``.npz``), checked before the count so that a long
-    count is never lost to a bad path, and never the model file itself."""
-    from pathlib import Path
+    """Where ``--regions`` writes (``.npz`` added if missing), checked before the count so that a
+    long count is never lost to a bad path, and never the model file under any name."""
+    from .io import check_output_file
 
-    target = Path(path if path.endswith(".npz") else path + ".npz")
-    if Path(path).is_dir() or target.is_dir():
-        raise LRCountError(f"--regions {path} is a directory; give a file name such as {Path(path) / 'regions.npz'}")
-    if not target.parent.is_dir():
-        raise LRCountError(f"--regions: the directory {target.parent} does not exist; create it first")
-    if not os.access(target.parent, os.W_OK):
-        raise LRCountError(f"--regions: cannot write in {target.parent} (permission denied)")
-    if target.exists() and target.resolve() == Path(model).resolve():
-        raise LRCountError(f"--regions {path} would overwrite the model; choose another name")
-    return str(target)
+    target = path if path.endswith(".npz") else path + ".npz"
+    if os.path.isdir(path):
+        raise LRCountError(f"--regions {path} is a directory; give a file name such as {os.path.join(path, 'regions.npz')}")
+    return str(check_output_file(target, "--regions", inputs=[model]))
 
 
 def _number_list(text: str, kind: type, what: str) -> list:
@@ -234,11 +226,10 @@ def cmd_bound(args) -> dict | str:
 
 
 def cmd_compare(args) -> str:
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from . import compare, data
+    from .io import check_output_folder, staged_folder, write_atomically
     from .plot import plot_study
     from .train import TrainingSetup
 
@@ -260,33 +251,38 @@ def cmd_compare(args) -> str:
         epochs=args.epochs or (60 if synthetic else 15), finetune_epochs=args.finetune_epochs or (30 if synthetic else 15),
         learning_rate=args.lr or (0.1 if synthetic else 0.01), momentum=0.9 if synthetic else 0.0,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_folder(args.out, "--out", marker="study.json")
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
-    with tqdm(total=compare.steps(len(seeds), densities, n_domains), desc="compare", unit=" steps",
-              disable=not _show_progress(args), leave=False) as bar:
-        study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup, out=out,
-                                  time_limit=args.time_limit, jobs=args.jobs, progress=bar.update,
-                                  box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
-    (out / "study.json").write_text(study.to_json())
-    figures = plot_study(study, out)
+    with staged_folder(out) as staging:
+        with tqdm(total=compare.steps(len(seeds), densities, n_domains), desc="compare", unit=" steps",
+                  disable=not _show_progress(args), leave=False) as bar:
+            study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
+                                      out=staging, time_limit=args.time_limit, jobs=args.jobs, progress=bar.update,
+                                      box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
+        written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
+                   *plot_study(study, staging)]
     if args.json:
         return study.to_json()
-    files = ", ".join(str(p) for p in [out / "study.json", *figures])
+    files = ", ".join(str(out / p.name) for p in written)
     return compare.table(study) + f"\nwrote {files} and the {len(study.networks)} networks (.npz) to {out}"
 
 
 def cmd_plot(args) -> str:
     from pathlib import Path
 
-    from .io import load
-    from .plot import plot_regions
+    from .io import check_output_file, load
+    from .plot import figure_formats, plot_regions
 
+    out = check_output_file(args.out, "--out", inputs=args.models)
+    formats = figure_formats()
+    if out.suffix[1:].lower() not in formats:
+        raise LRCountError(f"--out {out}: cannot write figures as {out.suffix or 'files without a suffix'}; "
+                           f"end the name in one of {', '.join('.' + f for f in sorted(formats))}")
     networks = [(Path(m).stem, load(m)) for m in args.models]
     domain = _domain_from_args(args) or networks[0][1].default_domain()
     if domain is None:
         raise LRCountError(f"{args.models[0]} stores no box: give --box LO HI, --box-file F or --through POINTS.npy")
-    path = plot_regions(networks, domain, Path(args.out))
+    path = plot_regions(networks, domain, out)
     return f"wrote {path}"
 
 
@@ -349,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
     where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
     plot.add_argument("--through", metavar="POINTS.npy", help="draw on the plane through these 3 points (rows)")
-    plot.add_argument("--out", default="regions.png", help="the PNG to write (default regions.png)")
+    plot.add_argument("--out", default="regions.png", help="the figure to write, in the format its suffix names (default regions.png)")
     plot.set_defaults(run=cmd_plot)
 
     cmp = sub.add_parser("compare", help="train, prune (uniform and bound-guided), count, bound and compare")
@@ -389,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with c_stdout_redirected(2):
             output = args.run(args)
+    except NotWrittenError as exc:  # the work was done: show it, then say what was not written
+        if exc.result is not None:
+            _print_result(exc.result)
+        print(f"lrcount: error: {exc}", file=sys.stderr)
+        return EXIT_NOT_WRITTEN
     except LRCountError as exc:
         print(f"lrcount: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -400,12 +401,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"lrcount: internal error: {type(exc).__name__}: {exc} (set LRCOUNT_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    _print_result(output)
+    return 0
+
+
+def _print_result(output: str) -> None:
     try:
         print(output)
         sys.stdout.flush()
     except BrokenPipeError:  # the reader closed the pipe (| head): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from .count import count_many
 from .data import Dataset
 from .domain import Box, Domain, Subspace
 from .errors import LRCountError
-from .io import save_npz
+from .io import save_npz, write_atomically
 from .network import ReLUNetwork
 from .train import TrainingSetup, accuracy, prune_and_finetune, train
 
@@ -74,6 +74,9 @@ class Study:
     domains: list[str]
     setup: dict
     networks: list[NetworkReport]
+    #: per seed (as a string, a JSON key), each domain's full description (``Domain.to_dict``:
+    #: the box, or the subspace's points and box), so that every count can be repeated
+    domain_specs: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -129,13 +132,17 @@ def run_study(
         ("bound-guided", bounds.optimize_densities(widths, density).optimized),
     ] for density in densities}
     dense_bound = bounds.log10(bounds.serra2018(widths))
-    reports, tasks = [], []
+    reports, tasks, domain_specs = [], [], {}
     for seed in seeds:
         model, dense = train(widths, data, setup, seed=seed)
         progress(1)
         domains = study_domains(data, subspaces, seed, box)
         for name, domain in domains.items():
             check_countable(dense, domain, name, time_limit)
+        domain_specs[str(seed)] = {name: domain.to_dict() for name, domain in domains.items()}
+        stored_box = _stored_box(domains, data.input_dim)
+        if out is not None:
+            _save_points(domains, out, seed)
         for density in densities:
             for method, layer_densities in plans[density]:
                 net = dense
@@ -145,7 +152,7 @@ def run_study(
                     progress(1)
                 file = f"seed{seed}-{method}-{density:g}.npz"
                 if out is not None:
-                    save_npz(net, out / file)
+                    save_npz(net, out / file, box=stored_box)
                 report = NetworkReport(
                     seed, method, density, [round(p, 6) for p in net.densities()],
                     accuracy(net, data.x_test, data.y_test), file, dense_bound,
@@ -159,7 +166,24 @@ def run_study(
         log_bound = bounds.log10(bounds.network_bound(net, domain))
         report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound))
     return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
-                 asdict(setup), reports)
+                 asdict(setup), reports, domain_specs)
+
+
+def _save_points(domains: dict[str, Domain], out: Path, seed: int) -> None:
+    """Each subspace's points as ``seed{seed}-{name}-points.npy``, for ``lrcount count FILE
+    --through POINTS --box LO HI`` (the box stored with the networks)."""
+    for name, domain in domains.items():
+        if isinstance(domain, Subspace):
+            write_atomically(out / f"seed{seed}-{name}-points.npy", lambda stream, d=domain: np.save(stream, d.points))
+
+
+def _stored_box(domains: dict[str, Domain], input_dim: int) -> np.ndarray:
+    """The box saved with each network of a study: the counting box, or the box that holds the
+    subspaces (so that ``lrcount count FILE`` runs, and ``--through`` with the points of
+    ``domain_specs`` repeats a subspace count)."""
+    domain = next(iter(domains.values()))
+    box = domain.box if isinstance(domain, Subspace) else domain
+    return np.stack(box.bounds(input_dim), axis=1)
 
 
 def steps(n_seeds: int, densities: list[float], n_domains: int) -> int:

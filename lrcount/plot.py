@@ -14,13 +14,20 @@ from .network import ReLUNetwork
 METHOD_STYLE = {"dense": ("black", "o"), "uniform": ("tab:blue", "s"), "bound-guided": ("tab:orange", "^")}
 
 
-def _pyplot():
-    import matplotlib
+def figure_formats() -> set[str]:
+    """The file suffixes (without the dot) that a figure can be written as."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    return set(Figure().canvas.get_supported_filetypes())
 
-    return plt
+
+def _figure(**kwargs):
+    """A matplotlib Figure with its own Agg canvas, and its axes (``Figure.subplots``): no
+    pyplot, so no global backend is chosen and no figure outlives the call."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(**{key: kwargs.pop(key) for key in ("figsize",) if key in kwargs})
+    return fig, fig.subplots(**kwargs)
 
 
 def _series(study: Study, method: str, value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,11 +47,10 @@ def _series(study: Study, method: str, value) -> tuple[np.ndarray, np.ndarray, n
 def plot_study(study: Study, out: Path) -> list[Path]:
     """Write three figures into ``out``: counts and accuracy against density, bounds against
     density, and uniform against bound-guided pruning. Returns their paths."""
-    plt = _pyplot()
     paths = []
     methods = ["uniform", "bound-guided"]
 
-    fig, (ax_count, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_count, ax_acc) = _figure(nrows=1, ncols=2, figsize=(11, 4))
     for domain in study.domains:
         for method in methods:
             color, marker = METHOD_STYLE[method]
@@ -62,9 +68,9 @@ def plot_study(study: Study, out: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"{study.data} {study.widths}: regions and accuracy after pruning (mean and spread over seeds)")
-    paths.append(_save(fig, out / "counts_accuracy.png", plt))
+    paths.append(_save(fig, out / "counts_accuracy.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure(figsize=(6, 4))
     x, m, _ = _series(study, "uniform", lambda r: [r.bound_dense_log10])
     ax.plot(x, m, color="gray", linestyle=":", label="Serra et al. 2018 (dense)")
     for method in methods:
@@ -78,9 +84,9 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     ax.set_ylabel("log10 bound")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "bounds.png", plt))
+    paths.append(_save(fig, out / "bounds.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _figure(figsize=(6, 4))
     pruned = [p for p in study.densities if p < 1.0]
     gains = [np.mean([r.accuracy for r in study.networks if r.method == "bound-guided" and r.density == p])
              - np.mean([r.accuracy for r in study.networks if r.method == "uniform" and r.density == p]) for p in pruned]
@@ -88,17 +94,19 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(pruned)), [f"{p:g}" for p in pruned])
     ax.set_xlabel("total density")
-    ax.set_ylabel("accuracy gain of bound-guided over uniform (points)")
+    ax.set_ylabel("accuracy gain (points)")
+    ax.set_title(f"{study.data} {study.widths}: bound-guided minus uniform pruning", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    paths.append(_save(fig, out / "uniform_vs_guided.png", plt))
+    paths.append(_save(fig, out / "uniform_vs_guided.png"))
     return paths
 
 
-def _save(fig, path: Path, plt) -> Path:
+def _save(fig, path: Path) -> Path:
+    """Write the figure atomically in the format its suffix names (.png unless said)."""
+    from .io import write_atomically
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return write_atomically(path, lambda stream: fig.savefig(stream, dpi=110, format=path.suffix[1:] or "png"))
 
 
 def plot_regions(networks: list[tuple[str, ReLUNetwork]], domain: Domain, path: Path) -> Path:
@@ -111,8 +119,7 @@ def plot_regions(networks: list[tuple[str, ReLUNetwork]], domain: Domain, path: 
     from .engines.planar import polygons
     from .problem import CountingProblem
 
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 4.2), squeeze=False)
+    fig, axes = _figure(nrows=1, ncols=len(networks), figsize=(4.2 * len(networks), 4.2), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, (name, network) in zip(axes[0], networks):
         problem = CountingProblem.build(network, domain)
@@ -125,4 +132,4 @@ def plot_regions(networks: list[tuple[str, ReLUNetwork]], domain: Domain, path: 
         ax.set_aspect("equal")
         ax.set_title(f"{name}: {len(shapes)} regions", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return _save(fig, path)

@@ -116,7 +116,7 @@ def bad_cli_inputs(tmp_path):
         (["count", model, "--box", 0, 1, "--epsilon", "nan"], "epsilon"),
         (["count", model, "--box", 0, 1, "--regions", t / "no-such-dir" / "r.npz"], "does not exist"),
         (["count", model, "--box", 0, 1, "--regions", t / "dir.npz"], "is a directory"),
-        (["count", model, "--box", 0, 1, "--regions", model], "would overwrite the model"),
+        (["count", model, "--box", 0, 1, "--regions", model], "would overwrite the input"),
         (["count", model, "--box", 0, 1, "--regions", t / "r.npz", "--engine", "scip-count"], "lists regions"),
         (["count", npz(t / "five.npz", W0=np.ones((2, 5)), b0=np.zeros(2), W1=np.ones((1, 2)), b1=np.zeros(1)),
           "--box", 0, 1, "--engine", "planar"], "dimension 1 or 2"),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import LRCountError
 from ..network import ReLUNetwork
-from .npz import load_npz, save_npz
+from .files import check_output_file, check_output_folder, staged_folder, write_atomically
+from .npz import load_npz, save_npz, write_arrays
 from .vnnlib import read_vnnlib, read_vnnlib_box
 
 LOADERS = {".npz": "npz", ".pt": "torch", ".pth": "torch", ".onnx": "onnx"}
@@ -53,4 +54,5 @@ def check_readable_file(path, what: str) -> Path:
     return path
 
 
-__all__ = ["check_readable_file", "load", "load_npz", "save_npz", "read_vnnlib", "read_vnnlib_box"]
+__all__ = ["check_output_file", "check_output_folder", "staged_folder", "check_readable_file", "load", "load_npz", "save_npz", "write_arrays",
+           "write_atomically", "read_vnnlib", "read_vnnlib_box"]

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import LRCountError
 from ..network import ReLUNetwork
+from .files import write_atomically
 
 
 def load_npz(path) -> ReLUNetwork:
@@ -43,11 +44,22 @@ def load_npz(path) -> ReLUNetwork:
     )
 
 
-def save_npz(network: ReLUNetwork, path, box: np.ndarray | None = None) -> None:
-    """Write ``network`` (and a default box of shape (n0, 2)) in the format of :func:`load_npz`."""
+def save_npz(network: ReLUNetwork, path, box: np.ndarray | None = None) -> Path:
+    """Write ``network`` (and a default box of shape (n0, 2)) in the format of :func:`load_npz`,
+    atomically (:func:`~lrcount.io.files.write_atomically`); ``.npz`` is added to a path without
+    it, as numpy does. Returns the path written."""
     arrays = {f"W{l}": w for l, w in enumerate(network.weights)}
     arrays.update({f"b{l}": b for l, b in enumerate(network.biases)})
     box = network.default_box if box is None else box
     if box is not None:
         arrays["box"] = np.asarray(box, dtype=np.float64)
-    np.savez(path, **arrays)
+    return write_arrays(path, arrays)
+
+
+def write_arrays(path, arrays: dict[str, np.ndarray]) -> Path:
+    """``arrays`` as an uncompressed ``.npz`` archive at ``path`` (``.npz`` added if missing),
+    written atomically."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    return write_atomically(path, lambda stream: np.savez(stream, **arrays))
