@@ -138,6 +138,7 @@ def run_study(
         progress(1)
         domains = study_domains(data, subspaces, seed, box)
         for name, domain in domains.items():
+            domain.chart(data.input_dim)  # once per domain, not per network and count (it travels with it)
             check_countable(dense, domain, name, time_limit)
         domain_specs[str(seed)] = {name: domain.to_dict() for name, domain in domains.items()}
         stored_box = _stored_box(domains, data.input_dim)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from .domain import Domain
+from .domain import Domain, SetupTimeout
 from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
 from .errors import LRCountError
 from .network import ReLUNetwork
@@ -104,14 +104,15 @@ def count_regions(
         ``"auto"`` (planar in dimensions 1-2, vertex up to 7 (boxes) or 5 (polytopes and
         subspaces), split above).
     time_limit
-        Seconds; when it passes, the regions found so far are returned with
-        ``complete=False``. Ctrl-C does the same.
+        Seconds, set-up included (a subspace's chart, LP bounds); when it passes, the regions
+        found so far are returned with ``complete=False`` (none if it passed during set-up:
+        ``stats["stopped"]`` says so). Ctrl-C does the same.
     progress
         Show a progress line (regions, rate, elapsed) on stderr for runs over a second.
     return_regions
         Also return each region's activation pattern (all hidden neurons, layer by layer) and
         an interior point (in input coordinates): the centre of the region's largest ball
-        (milp, planar), or of a ball of radius >= epsilon in it (split, vertex).
+        (milp), or of a ball of radius >= epsilon in it (planar, split, vertex).
     epsilon
         A pattern is a region iff its set holds a ball of this radius, relative to the radius
         of the domain's largest ball (:mod:`lrcount.region`).
@@ -125,15 +126,16 @@ def count_regions(
     deadline = None if time_limit is None else time.monotonic() + time_limit
     name = engine
     try:  # the time limit and Ctrl-C cover the set-up too
-        problem = CountingProblem.build(network, domain, epsilon)
+        problem = CountingProblem.build(network, domain, epsilon, deadline=deadline)
         name = pick_engine(problem) if engine == "auto" else engine
         if return_regions and name == "scip-count":
             raise LRCountError("engine scip-count counts without listing regions; use vertex, split, planar or milp to get them")
         if name in MILP_ENGINES:
             problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
-    except KeyboardInterrupt:
-        return CountResult(0, False, "userinterrupt", name, time.perf_counter() - start, epsilon, network.widths,
-                           0, domain.to_dict(), [])
+    except (KeyboardInterrupt, SetupTimeout) as stop:
+        status = "userinterrupt" if isinstance(stop, KeyboardInterrupt) else "timelimit"
+        return CountResult(0, False, status, name, time.perf_counter() - start, epsilon, network.widths,
+                           0, domain.to_dict(), [], stats={"stopped": "during set-up"})
     remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
     with _progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)

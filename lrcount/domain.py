@@ -8,12 +8,13 @@ counted in t, so a line, a plane or a box with fixed coordinates is handled like
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import LRCountError
-from .lp import inscribed_ball, solve_lp
+from .lp import inscribed_ball, load_lp, new_highs, run
 
 #: A domain whose largest inscribed ball is smaller than this, relative to its bounding box,
 #: is called empty (it has no interior in floating point).
@@ -81,10 +82,24 @@ def _half_widths(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(width), width / 2, upper / 2 - lower / 2)
 
 
-class Domain:
-    """Base class: a set of network inputs in which regions are counted."""
+class SetupTimeout(Exception):
+    """The time limit passed while a domain's chart was computed (before any counting)."""
 
-    def chart(self, input_dim: int) -> Chart:  # pragma: no cover - interface
+
+class Domain:
+    """Base class: a set of network inputs in which regions are counted. Subclasses define
+    :meth:`_chart`; :meth:`chart` computes it once per input dimension and keeps it, since a
+    study counts many networks on one domain and a subspace's chart costs 2k LPs."""
+
+    def chart(self, input_dim: int, *, deadline: float | None = None) -> Chart:
+        """The domain as a :class:`Chart` for a network of ``input_dim`` inputs; past
+        ``deadline`` (``time.monotonic()``) a :class:`SetupTimeout` is raised."""
+        charts = self.__dict__.setdefault("_charts", {})
+        if input_dim not in charts:
+            charts[input_dim] = self._chart(input_dim, deadline)
+        return charts[input_dim]
+
+    def _chart(self, input_dim: int, deadline: float | None) -> Chart:  # pragma: no cover - interface
         raise NotImplementedError
 
     def to_dict(self) -> dict:  # pragma: no cover - interface
@@ -126,7 +141,7 @@ class Box(Domain):
             _check_dim("the box", self.lower.size, input_dim)
         return np.broadcast_to(self.lower, input_dim).copy(), np.broadcast_to(self.upper, input_dim).copy()
 
-    def chart(self, input_dim: int) -> Chart:
+    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
         lower, upper = self.bounds(input_dim)
         free = np.flatnonzero(upper > lower)
         if free.size == 0:
@@ -153,9 +168,9 @@ class Polytope(Domain):
         if not (np.isfinite(self.A).all() and np.isfinite(self.c).all()):
             raise LRCountError("polytope: A and c must be finite numbers")
 
-    def chart(self, input_dim: int) -> Chart:
+    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
         _check_dim("the polytope", self.A.shape[1], input_dim)
-        return _bounded_chart(np.zeros(input_dim), np.eye(input_dim), self.A, self.c, "the polytope")
+        return _bounded_chart(np.zeros(input_dim), np.eye(input_dim), self.A, self.c, "the polytope", deadline)
 
     def to_dict(self) -> dict:
         return {"type": "polytope", "A": self.A.tolist(), "c": self.c.tolist()}
@@ -188,39 +203,50 @@ class Subspace(Domain):
         """S, the dimension of the subspace."""
         return self.points.shape[0] - 1
 
-    def chart(self, input_dim: int) -> Chart:
+    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
         _check_dim("the subspace points", self.points.shape[1], input_dim)
         lower, upper = self.box.bounds(input_dim)
         p0 = self.points[0]
         basis = (self.points[1:] - p0).T
         A = np.vstack([basis, -basis])
         c = np.concatenate([upper - p0, p0 - lower])
-        return _bounded_chart(p0, basis, A, c, "the subspace within the box")
+        return _bounded_chart(p0, basis, A, c, "the subspace within the box", deadline)
 
     def to_dict(self) -> dict:
         return {"type": "subspace", "points": self.points.tolist(), "box": self.box.to_dict()}
 
 
-def _bounded_chart(origin, basis, A, c, what: str) -> Chart:
+def _bounded_chart(origin, basis, A, c, what: str, deadline: float | None = None) -> Chart:
     """The chart of ``{t : A t <= c}``: its bounding box by 2k LPs and a check that it has an
     interior (the largest inscribed ball, Chebyshev centre, has a positive radius). Rows that
     are zero (a box side along which the subspace does not move) are dropped, or make the set
-    empty when their right-hand side is negative."""
+    empty when their right-hand side is negative; the others are scaled by powers of two to a
+    largest entry near 1 (the same set, in numbers the LP solver resolves). The 2k LPs share
+    one HiGHS model whose objective alone changes, so each starts from the last one's basis;
+    past ``deadline`` (``time.monotonic()``) a :class:`SetupTimeout` is raised."""
     k = basis.shape[1]
     zero = ~np.any(A != 0, axis=1)
     if np.any(c[zero] < 0):
         raise LRCountError(f"{what} is empty; check its constraints")
     A, c = A[~zero], c[~zero]
-    free = np.full(k, np.inf)
+    scale = np.ldexp(1.0, -np.frexp(np.maximum(np.abs(A).max(axis=1), np.abs(c)))[1])
+    A, c = A * scale[:, None], c * scale
+    highs = new_highs()
+    highs.setOptionValue("presolve", "off")  # presolving anew would discard the last basis
+    load_lp(highs, np.zeros(k), A, c, np.full(k, -np.inf), np.full(k, np.inf))
     lower, upper = np.empty(k), np.empty(k)
     for i in range(k):
         for sign, store in ((1.0, lower), (-1.0, upper)):
-            res = solve_lp(sign * np.eye(k)[i], A, c, -free, free)
+            if deadline is not None and time.monotonic() > deadline:
+                raise SetupTimeout(f"the time limit passed while bounding {what} ({i} of {k} coordinates)")
+            highs.changeColCost(i, sign)
+            res = run(highs)
             if res.status == "infeasible":
                 raise LRCountError(f"{what} is empty; check its constraints")
             if res.status == "unbounded":
                 raise LRCountError(f"{what} is unbounded; add bounds on every input")
             store[i] = sign * res.value
+        highs.changeColCost(i, 0.0)
     ball = inscribed_ball(A, c, lower, upper)
     if ball.status != "optimal" or ball.value <= INTERIOR_RTOL * np.max(upper - lower):
         raise LRCountError(f"{what} has an empty interior; describe a lower-dimensional set as a Subspace")

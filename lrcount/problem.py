@@ -38,10 +38,11 @@ class CountingProblem:
         """Restrict ``network`` to ``domain`` in unit-scaled coordinates, balance it and bound
         its pre-activations by interval arithmetic, and by LPs too if ``tighten`` (the MILP's
         big-M constants need them; the splitting engines bound each region themselves) until
-        ``deadline`` (a ``time.monotonic()`` value) passes."""
+        ``deadline`` (a ``time.monotonic()`` value) passes. A domain whose chart is not done
+        by then raises :class:`~lrcount.domain.SetupTimeout`."""
         if not 10 * FEASTOL <= epsilon <= 0.5:
             raise LRCountError(f"epsilon (relative to the domain's inscribed radius) must lie in [{10 * FEASTOL:g}, 0.5], got {epsilon:g}")
-        chart = domain.chart(network.input_dim).unit_scaled()
+        chart = domain.chart(network.input_dim, deadline=deadline).unit_scaled()
         net = network.balanced_in_chart(chart.origin, chart.basis)
         return cls(net, chart, preactivation_bounds(net, chart, tighten=tighten, deadline=deadline), epsilon)
 

@@ -151,6 +151,31 @@ def _polygon_ball(points: np.ndarray) -> tuple[float, np.ndarray | None]:
     return (ball.value, ball.x) if ball.status == "optimal" else (-np.inf, None)
 
 
+def _interior_points(verts: np.ndarray, owner: np.ndarray, n: int, epsilon: float) -> np.ndarray:
+    """A point of each cell with a ball of radius ``epsilon`` around it inside the cell: the
+    mean of its vertices (inside, as the cell is convex), or where that lies nearer than
+    epsilon to an edge (a thin cell), the centre of the cell's largest ball by one LP."""
+    counts = np.bincount(owner, minlength=n)
+    centres = np.stack([np.bincount(owner, weights=verts[:, d], minlength=n) for d in range(verts.shape[1])], 1)
+    centres /= counts[:, None]
+    if verts.shape[1] == 1:
+        clearance = np.bincount(owner, weights=np.abs(verts[:, 0] - centres[owner, 0]), minlength=n) / 2
+    else:
+        edges = verts[_next_in_cycle(owner, n)] - verts
+        lengths = np.hypot(edges[:, 0], edges[:, 1])
+        to_centre = centres[owner] - verts
+        distance = np.abs(edges[:, 0] * to_centre[:, 1] - edges[:, 1] * to_centre[:, 0])
+        distance = np.where(lengths > 0, distance / np.where(lengths > 0, lengths, 1.0), np.inf)
+        clearance = np.full(n, np.inf)
+        np.minimum.at(clearance, owner, distance)
+    starts = np.searchsorted(owner, np.arange(n + 1))
+    for cell in np.flatnonzero(~is_region(clearance, epsilon)):
+        centre = _polygon_ball(verts[starts[cell]:starts[cell + 1]])[1]
+        if centre is not None:
+            centres[cell] = centre
+    return centres
+
+
 def _keep_thick(verts, owner, n, epsilon, bounds=None) -> np.ndarray:
     """The cells that hold a ball of radius epsilon (``bounds``: their
     :func:`_inscribed_radius_bounds`, if known)."""
@@ -546,13 +571,11 @@ class _PlanarSplitter:
         return verts, owner, n, entry, on
 
     def _found(self, cells: _Cells) -> None:
-        if not self.log.collect:
-            self.log.add(cells.patterns, ())
-            return
-        starts = cells.starts
-        polygons = [cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n)]
-        self.log.add(cells.patterns, [_polygon_ball(polygon)[1] for polygon in polygons])
-        self.polygons.extend(polygons)
+        if self.draw:
+            starts = cells.starts
+            self.polygons.extend(cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n))
+        points = _interior_points(cells.verts, cells.owner, cells.n, self.problem.epsilon) if self.log.collect else ()
+        self.log.add(cells.patterns, points)
 
 
 def _broadcast(affine: AffineMap, n: int) -> AffineMap:
