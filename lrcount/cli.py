@@ -194,7 +194,7 @@ def cmd_bound(args) -> dict | str:
     if args.optimize or args.total_density is not None:
         if args.total_density is None or not args.optimize:
             raise LRCountError("--optimize and --total-density go together")
-        plan = bounds.optimize_densities(widths, args.total_density, progress=sys.stderr.isatty())
+        plan = bounds.optimize_densities(widths, args.total_density, progress=True)
         result = {
             "widths": widths, "total_density": plan.total_density, "method": plan.method,
             "uniform": {"densities": plan.uniform, **bounds.BoundValue("cai2023", "expected-upper", plan.uniform_bound).to_dict()},
@@ -215,7 +215,7 @@ def cmd_bound(args) -> dict | str:
         ])
     values = bounds.compute_bounds(
         widths, method=args.method, densities=densities, ranks=_int_list(args.ranks) if args.ranks else None,
-        network=network, domain=domain, rank_probabilities=args.rank_probabilities, seed=args.seed,
+        network=network, domain=domain, rank_probabilities=args.rank_probabilities, seed=args.seed, progress=True,
     )
     if args.json:
         out = {"widths": widths, "bounds": [b.to_dict() for b in values]}
@@ -226,11 +226,10 @@ def cmd_bound(args) -> dict | str:
 
 
 def cmd_compare(args) -> str:
-    from tqdm import tqdm
-
     from . import compare, data
     from .io import check_output_folder, staged_folder, write_atomically
     from .plot import plot_study
+    from .progress import progress_bar
     from .train import TrainingSetup
 
     if args.data == "mnist":
@@ -254,8 +253,8 @@ def cmd_compare(args) -> str:
     out = check_output_folder(args.out, "--out", marker="study.json")
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
     with staged_folder(out) as staging:
-        with tqdm(total=compare.steps(len(seeds), densities, n_domains), desc="compare", unit=" steps",
-                  disable=not _show_progress(args), leave=False) as bar:
+        with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains),
+                          desc="compare", unit=" steps") as bar:
             study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
                                       out=staging, time_limit=args.time_limit, jobs=args.jobs, progress=bar.update,
                                       box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
@@ -287,7 +286,7 @@ def cmd_plot(args) -> str:
 
 
 def _show_progress(args) -> bool:
-    return not args.quiet and sys.stderr.isatty()
+    return not args.quiet
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,13 +10,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm import tqdm
 
 from .domain import Domain, SetupTimeout
 from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
 from .errors import LRCountError
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
+from .progress import progress_bar
 
 
 
@@ -108,7 +108,8 @@ def count_regions(
         found so far are returned with ``complete=False`` (none if it passed during set-up:
         ``stats["stopped"]`` says so). Ctrl-C does the same.
     progress
-        Show a progress line (regions, rate, elapsed) on stderr for runs over a second.
+        Show progress (regions, rate, elapsed) on stderr for runs over a second: a bar on a
+        terminal, a plain line every few seconds elsewhere.
     return_regions
         Also return each region's activation pattern (all hidden neurons, layer by layer) and
         an interior point (in input coordinates): the centre of the region's largest ball
@@ -137,7 +138,7 @@ def count_regions(
         return CountResult(0, False, status, name, time.perf_counter() - start, epsilon, network.widths,
                            0, domain.to_dict(), [], stats={"stopped": "during set-up"})
     remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
-    with _progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
+    with progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
         run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
@@ -154,25 +155,6 @@ def count_regions(
         patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
         points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
     )
-
-
-class _NoBar:
-    """What :func:`_progress_bar` returns when the bar is off: a context that counts nothing."""
-
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-
-def _progress_bar(enabled: bool, **kwargs):
-    """A tqdm bar on stderr for runs over a second, or a no-op with its ``update`` (a disabled
-    tqdm still builds a multiprocessing lock: 4 ms, more than a small count takes)."""
-    return tqdm(delay=1.0, leave=False, file=sys.stderr, **kwargs) if enabled else _NoBar()
 
 
 def _count_one(task) -> CountResult:
@@ -194,7 +176,7 @@ def count_many(
     from concurrent.futures import ProcessPoolExecutor
 
     tasks = [(network, domain, kwargs) for network, domain in pairs]
-    with _progress_bar(progress is True, total=len(tasks), desc="counting", unit=" counts") as bar:
+    with progress_bar(progress is True, total=len(tasks), desc="counting", unit=" counts") as bar:
         advance = progress if callable(progress) else bar.update
         results = []
         with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext() as pool:

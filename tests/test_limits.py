@@ -65,3 +65,57 @@ def test_a_weight_declaring_more_than_the_limit_is_refused_before_reading(tmp_pa
                 stream.write(bytes(64))
     with pytest.raises(LRCountError, match=r"W0 unpacks to 74\.5 GiB"):
         load(path)
+
+
+def reference_bound(n0, layers):
+    """R(1, n0) of lrcount.bounds.recursion, written as the plain recursion of its docstring."""
+    import math
+    from functools import lru_cache
+
+    @lru_cache(maxsize=None)
+    def regions(l, d):
+        if l == len(layers):
+            return 1
+        layer = layers[l]
+        return sum(p * sum(math.comb(layer.splitting, j) * regions(l + 1, min(layer.always_active + layer.splitting - j, min(d, k)))
+                           for j in range(min(layer.splitting, min(d, k)) + 1)) for p, k in layer.ranks)
+
+    return regions(0, n0)
+
+
+def test_the_layered_bound_equals_the_plain_recursion():
+    from lrcount.bounds import Layer
+    from lrcount.bounds.recursion import layered_bound
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n0 = int(rng.integers(1, 7))
+        layers = [Layer(int(rng.integers(0, 6)), int(rng.integers(0, 3)),
+                        tuple((1, int(k)) for k in rng.integers(0, 7, int(rng.integers(1, 3)))))
+                  for _ in range(int(rng.integers(1, 5)))]
+        assert layered_bound(n0, layers) == reference_bound(n0, layers)
+
+
+@pytest.mark.parametrize("widths", [[10] * 43, [3] * 1001])
+def test_a_thousand_layers_need_no_deep_stack(widths, capsys):
+    """42 layers of width 10, and 1,000 of width 3, ended in RecursionError."""
+    from lrcount.cli import main
+
+    assert main(["bound", "--widths", ",".join(map(str, widths)), "--json"]) == 0
+    import json
+
+    values = {b["method"]: b for b in json.loads(capsys.readouterr().out)["bounds"]}
+    assert values["serra2018"]["log10"] > 0
+
+
+def test_long_bound_computations_report_progress_as_plain_lines(monkeypatch, capsys):
+    """stderr is not a terminal here: progress comes as plain lines, not as a bar."""
+    from lrcount import progress
+    from lrcount.bounds import rank_distribution_mc
+
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "LINE_INTERVAL", 0.0)
+    rank_distribution_mc(20, 30, 0.01, max_samples=200, per_rank=10_000, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 4 and all(line.startswith("lrcount: ranks of 20 x 30") for line in lines)
+    assert lines[-1].split(": ")[-1].startswith("200/200 matrices")

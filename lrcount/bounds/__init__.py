@@ -87,11 +87,13 @@ def compute_bounds(
     domain=None,
     rank_probabilities: str = "binomial",
     seed: int = 0,
+    progress: bool = False,
 ) -> list[BoundValue]:
     """Every bound named by ``method`` (or all that apply) for ``widths``. ``densities`` enable
     ``cai2023``; ``ranks`` (or a ``network``) enable ``serra2018-rank``; a ``network`` (with an
     optional ``domain``) enables ``network``. With ``method="all"`` bounds whose conditions do
-    not hold are left out; a single named method that does not apply raises an error."""
+    not hold are left out; a single named method that does not apply raises an error.
+    ``progress`` shows the Monte Carlo ranks' progress on stderr (``rank_probabilities="mc"``)."""
     widths = check_widths(widths)
     if method != "all" and method not in METHODS:
         raise LRCountError(f"unknown bound method {method!r}; choose from all, {', '.join(METHODS)}")
@@ -108,7 +110,8 @@ def compute_bounds(
         "serra2018-1d": ("upper", lambda: serra2018_one_input(widths)),
         "hinz": ("upper", lambda: hinz(widths)),
         "cai2023": ("expected-upper", lambda: cai2023(
-            widths, _need(densities, "densities (--density)"), rank_probabilities=rank_probabilities, seed=seed)),
+            widths, _need(densities, "densities (--density)"), rank_probabilities=rank_probabilities, seed=seed,
+            progress=progress)),
         "network": ("upper", lambda: network_bound(_need(network, "a MODEL"), domain)),
     }
     out = []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LRCountError
+from ..progress import progress_bar
 from .recursion import Number, check_widths
 from .sparse import cai2023, cai2023_log10
 
@@ -66,39 +67,49 @@ def _quadratic_recipe(widths: list[int], total_density: float) -> list[float]:
     return [float(best), float(p2(best))]
 
 
-def _exchange_search(widths: list[int], total_density: float, rounds: int = 12) -> list[float]:
+def _exchange_search(widths: list[int], total_density: float, rounds: int = 12, progress: bool = False) -> list[float]:
     """Any number of layers: start uniform and move kept weights between pairs of layers while
     the bound grows, halving the step (a pattern search on the budget simplex)."""
     sizes = _layer_sizes(widths)
     kept = total_density * sizes
     best = _log_bound(widths, kept / sizes)
     step = 0.5
-    for _ in range(rounds):
-        improved = False
-        for a in range(len(sizes)):
-            for b in range(len(sizes)):
-                if a == b:
-                    continue
-                moved = min(step * kept[a], (1.0 - kept[b] / sizes[b]) * sizes[b], kept[a] - 1.0)
-                if moved <= 0:
-                    continue
-                trial = kept.copy()
-                trial[a] -= moved
-                trial[b] += moved
-                value = _log_bound(widths, trial / sizes)
-                if value > best + 1e-12:
-                    kept, best, improved = trial, value, True
-        if not improved:
-            step /= 2
+    with progress_bar(progress, desc="density search", unit=" layers", total=rounds * len(sizes)) as bar:
+        for _ in range(rounds):
+            kept, best, improved = _exchange_round(widths, sizes, kept, best, step, bar.update)
+            if not improved:
+                step /= 2
     return [float(p) for p in kept / sizes]
+
+
+def _exchange_round(widths, sizes, kept, best, step, advance):
+    """One pass over every ordered pair of layers: move ``step`` of a's kept weights to b
+    where that raises the bound; ``advance(1)`` after each a. Returns the new kept counts,
+    bound and whether it rose."""
+    improved = False
+    for a in range(len(sizes)):
+        advance(1)
+        for b in range(len(sizes)):
+            if a == b:
+                continue
+            moved = min(step * kept[a], (1.0 - kept[b] / sizes[b]) * sizes[b], kept[a] - 1.0)
+            if moved <= 0:
+                continue
+            trial = kept.copy()
+            trial[a] -= moved
+            trial[b] += moved
+            value = _log_bound(widths, trial / sizes)
+            if value > best + 1e-12:
+                kept, best, improved = trial, value, True
+    return kept, best, improved
 
 
 def optimize_densities(widths, total_density: float, *, method: str = "auto", progress: bool = False) -> DensityPlan:
     """The per-layer densities that maximise the sparsity-aware bound (binomial ranks) at the
     same number of kept weights as ``total_density`` in every layer. ``method`` is
     ``"quadratic"`` (the authors' recipe, two layers), ``"search"`` (any number of layers) or
-    ``"auto"`` (quadratic for two layers). ``progress`` shows a progress line on stderr for
-    searches over a second (the plateau scan of very wide layers)."""
+    ``"auto"`` (quadratic for two layers). ``progress`` shows progress on stderr for searches
+    over a second (many layers; the plateau scan of very wide layers)."""
     widths = check_widths(widths)
     if not 0.0 < total_density <= 1.0:
         raise LRCountError(f"the total density must lie in (0, 1], got {total_density}")
@@ -120,7 +131,8 @@ def optimize_densities(widths, total_density: float, *, method: str = "auto", pr
     if total_density == 1.0 or n_layers == 1:
         optimized = uniform
     else:
-        optimized = (_quadratic_recipe if method == "quadratic" else _exchange_search)(widths, total_density)
+        optimized = _quadratic_recipe(widths, total_density) if method == "quadratic" else \
+            _exchange_search(widths, total_density, progress=progress)
         if _log_bound(widths, optimized) < _log_bound(widths, uniform) + PLATEAU_TOL:
             optimized = uniform  # never report a plan worse than the baseline, nor one that only ties it
         if n_layers == 2:
@@ -138,10 +150,12 @@ def _plateau(widths: list[int], total_density: float, best: list[float], points:
     kept = total_density * (m1 + m2)
     lo, hi = max(1.0 / m1, (kept - m2) / m1), min(1.0, (kept - 1.0) / m1)
     p1 = np.unique(np.r_[np.linspace(lo, hi, points), best[0], total_density])
-    from tqdm import tqdm
-
-    scan = tqdm(p1, desc="density search", unit=" bounds", delay=1.0, disable=not progress, leave=False)
-    values = np.array([_log_bound(widths, [x, (kept - x * m1) / m2]) for x in scan])
+    with progress_bar(progress, desc="density plateau", unit=" bounds", total=len(p1)) as bar:
+        values = []
+        for x in p1:
+            values.append(_log_bound(widths, [x, (kept - x * m1) / m2]))
+            bar.update(1)
+    values = np.array(values)
     on = p1[values >= values.max() - PLATEAU_TOL]
     choice = float(on[np.argmin(np.abs(on - total_density))])
     densities = [choice, float((kept - choice * m1) / m2)]

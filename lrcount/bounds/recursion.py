@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 
@@ -84,28 +83,38 @@ class Layer:
 
 
 def layered_bound(n0: int, layers: list[Layer]) -> Number:
-    """``R(1, n_0)`` of the recursion in the module docstring, exactly. The last layer's
-    ``R(L, d) = sum_k P(k) sum_{j <= min(u, d, k)} C(u, j)`` comes from prefix sums of binomials,
-    so a layer of a million neurons costs no more than one of ten."""
+    """``R(1, n_0)`` of the recursion in the module docstring, exactly. The dimensions each
+    layer can be entered with are found forwards, then ``R`` is evaluated backwards over just
+    those, layer by layer (no recursion, so a thousand layers need no deep stack). The last
+    layer's ``R(L, d) = sum_k P(k) sum_{j <= min(u, d, k)} C(u, j)`` comes from prefix sums of
+    binomials, so a layer of a million neurons costs no more than one of ten."""
+    entered = [{n0}]
+    for layer in layers[:-1]:
+        reachable: set[int] = set()
+        for d in entered[-1]:
+            for _, rank in layer.ranks:
+                dim = min(d, rank)
+                low = min(layer.always_active + layer.splitting - min(layer.splitting, dim), dim)
+                reachable.update(range(low, min(layer.always_active + layer.splitting, dim) + 1))
+        entered.append(reachable)
     last = layers[-1]
     top = min(last.splitting, n0)
     prefix = list(itertools.accumulate(math.comb(last.splitting, j) for j in range(top + 1)))
+    values = {d: sum(p * prefix[min(top, d, rank)] for p, rank in last.ranks) for d in entered[-1]}
+    for layer, dims in zip(reversed(layers[:-1]), reversed(entered[:-1])):
+        binomials = [math.comb(layer.splitting, j) for j in range(min(layer.splitting, n0) + 1)]
+        values = {d: _layer_sum(layer, d, binomials, values) for d in dims}
+    return values[n0]
 
-    @lru_cache(maxsize=None)
-    def regions(l: int, d: int) -> Number:
-        if l == len(layers) - 1:
-            return sum(probability * prefix[min(top, d, rank)] for probability, rank in last.ranks)
-        layer = layers[l]
-        total: Number = 0
-        for probability, rank in layer.ranks:
-            dim = min(d, rank)
-            total += probability * sum(
-                math.comb(layer.splitting, j) * regions(l + 1, min(layer.always_active + layer.splitting - j, dim))
-                for j in range(min(layer.splitting, dim) + 1)
-            )
-        return total
 
-    return regions(0, n0)
+def _layer_sum(layer: Layer, d: int, binomials: list[int], below: dict[int, Number]) -> Number:
+    """``R(l, d)`` from the values ``below`` of the next layer."""
+    total: Number = 0
+    for probability, rank in layer.ranks:
+        dim = min(d, rank)
+        total += probability * sum(binomials[j] * below[min(layer.always_active + layer.splitting - j, dim)]
+                                   for j in range(min(layer.splitting, dim) + 1))
+    return total
 
 
 def dense_layers(widths: list[int], ranks: list[int] | None = None) -> list[Layer]:

@@ -10,6 +10,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import LRCountError
+from ..progress import progress_bar
 from .dense import serra2018
 from .recursion import Number, check_densities, check_widths
 
@@ -56,33 +57,38 @@ def rank_distribution_mc(
     per_rank: int = 50,
     batch: int = 50,
     max_samples: int = 20_000,
+    progress: bool = False,
 ) -> RankSample:
     """P(rank = k) of a rows x cols Gaussian matrix whose entries are kept with probability
     ``density``, by Monte Carlo with the stopping rule of Cai et al. 2023: draw ``per_rank``
     matrices, then keep drawing until every rank seen has been seen ``per_rank`` times (at most
     ``max_samples`` matrices). Ranks of a batch are computed at once (batched SVD, numpy's
-    default tolerance)."""
+    default tolerance). ``progress`` shows the matrices drawn on stderr, for runs over a second."""
     import time
 
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     counts: dict[int, int] = {}
     total = 0
-    while total < max_samples:
-        size = min(batch, max_samples - total)
-        mats = rng.standard_normal((size, rows, cols)) * (rng.random((size, rows, cols)) < density)
-        for k, c in zip(*np.unique(np.linalg.matrix_rank(mats), return_counts=True)):
-            counts[int(k)] = counts.get(int(k), 0) + int(c)
-        total += size
-        if total >= per_rank and min(counts.values()) >= per_rank:
-            break
+    with progress_bar(progress, desc=f"ranks of {rows} x {cols} at density {density:g}", unit=" matrices",
+                      total=max_samples) as bar:
+        while total < max_samples:
+            size = min(batch, max_samples - total)
+            mats = rng.standard_normal((size, rows, cols)) * (rng.random((size, rows, cols)) < density)
+            for k, c in zip(*np.unique(np.linalg.matrix_rank(mats), return_counts=True)):
+                counts[int(k)] = counts.get(int(k), 0) + int(c)
+            total += size
+            bar.update(size)
+            if total >= per_rank and min(counts.values()) >= per_rank:
+                break
     probabilities = tuple((Fraction(c, total), k) for k, c in sorted(counts.items()))
     capped = min(counts.values()) < per_rank
     return RankSample(probabilities, total, time.perf_counter() - start, capped)
 
 
 def cai2023(
-    widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0, max_samples: int = 20_000
+    widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0, max_samples: int = 20_000,
+    progress: bool = False,
 ) -> Number:
     """Cai et al. 2023 (CPAIOR), Theorem 1: the expected bound under random pruning with
     layer densities p_l (theory.md section 4), with P(k | n_l, n_{l-1}, p_l) from the binomial
@@ -95,18 +101,19 @@ def cai2023(
     if all(p == 1.0 for p in densities):
         return serra2018(widths)
     value = cai2023_log10(widths, densities, rank_probabilities=rank_probabilities, seed=seed,
-                          max_samples=max_samples)
+                          max_samples=max_samples, progress=progress)
     with localcontext(Context(prec=15)):
         return +(Decimal(10) ** Decimal(repr(value)))
 
 
 def cai2023_log10(
-    widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0, max_samples: int = 20_000
+    widths, densities, *, rank_probabilities: str = "binomial", seed: int = 0, max_samples: int = 20_000,
+    progress: bool = False,
 ) -> float:
     """log10 of :func:`cai2023`, by the recursion of the module docstring in float64 log space
     (relative error below 1e-12): per layer, ``S(e) = sum_j C(n, j) R(l + 1, min(n - j, e))``
     for every dimension e <= n_0 at once, then ``R(l, d) = sum_{k<d} P(k) S(k) + P(K >= d) S(d)``
-    with prefix sums over the rank distribution."""
+    with prefix sums over the rank distribution. ``progress``: of the Monte Carlo ranks."""
     widths = check_widths(widths)
     densities = check_densities(widths, densities)
     if rank_probabilities not in ("binomial", "mc"):
@@ -118,7 +125,7 @@ def cai2023_log10(
         if p == 1.0:
             ranks, log_p = np.array([min(rows, cols)]), np.zeros(1)
         elif rank_probabilities == "mc":
-            sample = rank_distribution_mc(rows, cols, p, seed=seed + l, max_samples=max_samples).probabilities
+            sample = rank_distribution_mc(rows, cols, p, seed=seed + l, max_samples=max_samples, progress=progress).probabilities
             ranks = np.array([k for _, k in sample])
             log_p = np.log([float(q) for q, _ in sample])
         else:
