@@ -55,6 +55,8 @@ def _read_points(path) -> np.ndarray:
         points = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError):
         raise LRCountError(f"{path} is not a .npy array of numbers; save the points with numpy.save") from None
+    if not isinstance(points, np.ndarray):
+        raise LRCountError(f"{path} is an .npz archive; --through needs one array in a .npy file (numpy.save)")
     if points.ndim != 2 or points.shape[0] < 2 or points.dtype.kind not in "biuf":
         raise LRCountError(f"{path} holds an array of shape {points.shape} ({points.dtype}); "
                            "--through needs S + 1 >= 2 points as rows of numbers")
@@ -225,6 +227,11 @@ def cmd_bound(args) -> dict | str:
     return "\n".join(_bound_table(widths, values))
 
 
+def _given(value, default):
+    """An option's value if it was given (0 included), else the default."""
+    return default if value is None else value
+
+
 def cmd_compare(args) -> str:
     from . import compare, data
     from .io import check_output_folder, staged_folder, write_atomically
@@ -247,8 +254,9 @@ def cmd_compare(args) -> str:
     subspaces = _int_list(args.subspaces)
     synthetic = args.data != "mnist"  # small sets need more, faster steps than the paper's MNIST defaults
     setup = TrainingSetup(
-        epochs=args.epochs or (60 if synthetic else 15), finetune_epochs=args.finetune_epochs or (30 if synthetic else 15),
-        learning_rate=args.lr or (0.1 if synthetic else 0.01), momentum=0.9 if synthetic else 0.0,
+        epochs=_given(args.epochs, 60 if synthetic else 15),
+        finetune_epochs=_given(args.finetune_epochs, 30 if synthetic else 15),
+        learning_rate=_given(args.lr, 0.1 if synthetic else 0.01), momentum=0.9 if synthetic else 0.0,
     )
     out = check_output_folder(args.out, "--out", marker="study.json")
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)

@@ -35,6 +35,8 @@ BOX_MAX_DIM = 2
 MNIST_BOX = (-0.5, 2.9)
 #: Without a time limit, a count whose per-network bound exceeds this is refused up front.
 MAX_EXACT_BOUND = 10**6
+#: Seeds lie below this (torch and numpy both take them).
+MAX_SEED = 2**32
 
 
 @dataclass
@@ -99,7 +101,8 @@ def check_countable(network: ReLUNetwork, domain: Domain, name: str, time_limit:
         if bound > MAX_EXACT_BOUND:
             raise LRCountError(
                 f"the {name} domain may hold up to 10^{bounds.log10(bound):.1f} regions of this network: too many to "
-                "count exactly; use lower-dimensional subspaces (--subspaces 1,2) or give --time-limit"
+                "count exactly; " + ("use lower-dimensional subspaces (--subspaces 1,2)" if isinstance(domain, Subspace)
+                                     else "use narrower layers") + " or give --time-limit"
             )
 
 
@@ -125,6 +128,7 @@ def run_study(
         raise LRCountError(f"densities must lie in (0, 1], got {bad[0]}")
     if widths[0] != data.input_dim:
         raise LRCountError(f"the network takes {widths[0]} inputs but the {data.name} data have {data.input_dim}")
+    _check_seeds(seeds)
     progress = progress or (lambda n=1: None)
     n_layers = len(widths) - 1
     plans = {density: [("dense", [1.0] * n_layers)] if density == 1.0 else [
@@ -185,6 +189,16 @@ def _stored_box(domains: dict[str, Domain], input_dim: int) -> np.ndarray:
     domain = next(iter(domains.values()))
     box = domain.box if isinstance(domain, Subspace) else domain
     return np.stack(box.bounds(input_dim), axis=1)
+
+
+def _check_seeds(seeds) -> None:
+    """Distinct whole numbers that every random generator of the study accepts."""
+    for seed in seeds:
+        if not 0 <= seed < MAX_SEED:
+            raise LRCountError(f"seeds must be whole numbers in [0, {MAX_SEED - 1}], got {seed}")
+    repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if repeated:
+        raise LRCountError(f"seed {repeated[0]} is given twice; each seed trains one set of networks")
 
 
 def steps(n_seeds: int, densities: list[float], n_domains: int) -> int:

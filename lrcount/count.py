@@ -118,10 +118,12 @@ def count_regions(
         A pattern is a region iff its set holds a ball of this radius, relative to the radius
         of the domain's largest ball (:mod:`lrcount.region`).
     """
+    network, domain = _checked_inputs(network, domain)
     if engine != "auto" and engine not in ENGINE_NAMES:
         raise LRCountError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINE_NAMES)}")
-    if time_limit is not None and not 0 < time_limit < math.inf:
-        raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit}; leave it out for no limit")
+    if time_limit is not None and (not isinstance(time_limit, (int, float)) or isinstance(time_limit, bool)
+                                   or not 0 < time_limit < math.inf):
+        raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit!r}; leave it out for no limit")
     domain = resolve_domain(domain, network.default_domain())
     start = time.perf_counter()
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -155,6 +157,21 @@ def count_regions(
         patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
         points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
     )
+
+
+def _checked_inputs(network, domain) -> tuple[ReLUNetwork, Domain | None]:
+    """The network (a PyTorch module is converted, as :meth:`ReLUNetwork.from_torch` does) and
+    the domain, or a clear error for anything else."""
+    if not isinstance(network, ReLUNetwork):
+        if type(network).__module__.startswith("torch"):
+            network = ReLUNetwork.from_torch(network)
+        else:
+            raise LRCountError(f"the network must be a ReLUNetwork (or a torch.nn.Sequential), got {type(network).__name__}; "
+                               "load a file with lrcount.load")
+    if domain is not None and not isinstance(domain, Domain):
+        raise LRCountError(f"the domain must be a Box, Polytope or Subspace, got {type(domain).__name__}; "
+                           "e.g. lrcount.Box(-1, 1)")
+    return network, domain
 
 
 def _count_one(task) -> CountResult:

@@ -116,6 +116,8 @@ def mnist(folder, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     (``split="standard"``; ``test_fraction`` and ``seed`` are not used). With one part only,
     a seeded random split of it (``split="random"``)."""
     folder = Path(folder)
+    if folder.is_file():
+        raise LRCountError(f"{folder} is a file; give the folder that holds the MNIST IDX files")
     if not folder.is_dir():
         raise LRCountError(f"MNIST folder {folder} does not exist; give the folder with the IDX files")
     parts = {prefix: part for prefix in ("train", "t10k") if (part := _mnist_part(folder, prefix)) is not None}

@@ -19,6 +19,9 @@ from .lp import inscribed_ball, load_lp, new_highs, run
 #: A domain whose largest inscribed ball is smaller than this, relative to its bounding box,
 #: is called empty (it has no interior in floating point).
 INTERIOR_RTOL = 1e-12
+#: Subspace points whose shortest spanned direction is below this, relative to their largest
+#: coordinate, are (nearly) affinely dependent: their differences keep fewer than 7 digits.
+DEPENDENCE_RTOL = 1e-9
 #: The largest extent of a domain in units of its inscribed radius: the engines' numbers then
 #: stay far from overflow, and a hyperplane beyond :data:`lrcount.region.BEYOND_REACH` cannot
 #: cross the domain.
@@ -188,14 +191,20 @@ class Subspace(Domain):
     Cai et al.) to count on the whole slice."""
 
     def __init__(self, points, box: Box | None = None):
-        self.points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        if self.points.shape[0] < 2:
-            raise LRCountError("a subspace needs at least two points (S + 1 with S >= 1)")
+        try:
+            self.points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise LRCountError("subspace points must be rows of numbers, all of one length (an S+1 x n0 array)") from None
+        if self.points.ndim != 2 or self.points.shape[0] < 2:
+            raise LRCountError("a subspace needs at least two points (S + 1 with S >= 1), as the rows of a matrix")
         if not np.isfinite(self.points).all():
             raise LRCountError("subspace points must be finite numbers")
         directions = (self.points[1:] - self.points[0]).T
-        if np.linalg.matrix_rank(directions) < directions.shape[1]:
-            raise LRCountError("the subspace points are affinely dependent; drop or perturb a point")
+        shortest = np.linalg.svd(directions, compute_uv=False)[-1] if directions.shape[0] >= directions.shape[1] else 0.0
+        size = float(np.abs(self.points).max())
+        if shortest <= DEPENDENCE_RTOL * size or shortest == 0:
+            raise LRCountError(f"the subspace points are (nearly) affinely dependent: the shortest direction they span "
+                               f"is {shortest:.2g} long, against coordinates up to {size:.2g}; drop or perturb a point")
         self.box = box if box is not None else Box(self.points.min(axis=0), self.points.max(axis=0))
 
     @property

@@ -92,7 +92,7 @@ class ReLUNetwork:
             weights.append(w)
             biases.append(b)
         if self.default_box is not None:
-            box = np.asarray(self.default_box, dtype=np.float64)
+            box = _real_array(self.default_box, "the stored box")
             if box.shape != (weights[0].shape[1], 2):
                 raise LRCountError(
                     f"the stored box has shape {box.shape}; ({weights[0].shape[1]}, 2) is needed"

@@ -4,6 +4,8 @@ pruning, 15 more epochs). Seeds are fixed; results are :class:`~lrcount.ReLUNetw
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,21 @@ class TrainingSetup:
     learning_rate: float = 0.01
     momentum: float = 0.0
     threads: int = 1  # small nets gain nothing from more; parallel runs get one core each
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would train nothing or diverge, before any training."""
+        checks = [
+            (self.epochs >= 1, f"training needs at least 1 epoch, got {self.epochs}"),
+            (self.finetune_epochs >= 0, f"fine-tuning epochs must be 0 or more, got {self.finetune_epochs}"),
+            (self.batch_size >= 1, f"the batch size must be at least 1, got {self.batch_size}"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0,
+             f"the learning rate must be a positive number, got {self.learning_rate}"),
+            (math.isfinite(self.momentum) and 0 <= self.momentum < 1, f"the momentum must lie in [0, 1), got {self.momentum}"),
+            (self.threads >= 1, f"training needs at least 1 thread, got {self.threads}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise LRCountError(message)
 
 
 def _torch():

@@ -16,6 +16,7 @@ import pytest
 
 from lrcount import Box, LRCountError, Polytope, ReLUNetwork, Subspace, bounds, count_regions
 from lrcount.cli import main
+from lrcount.compare import check_countable
 from lrcount.examples import example_network
 from lrcount.io import save_npz
 
@@ -39,6 +40,34 @@ def vnnlib(path, body: str):
 
 def box_file(tmp_path, name, body):
     return vnnlib(tmp_path / name, "(declare-const X_0 Real)\n(declare-const X_1 Real)\n" + body)
+
+
+def _empty_file(path):
+    path.write_bytes(b"")
+    return path
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+def _ill_typed_onnx(path):
+    """An ONNX graph whose input is declared [1, 3] while its first weight is 2 x 8 (out x in
+    in Gemm's transB form: 8 x 2, so it takes 2 features)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w0 = numpy_helper.from_array(np.ones((8, 2)), "w0")
+    b0 = numpy_helper.from_array(np.zeros(8), "b0")
+    w1 = numpy_helper.from_array(np.ones((1, 8)), "w1")
+    b1 = numpy_helper.from_array(np.zeros(1), "b1")
+    nodes = [helper.make_node("Gemm", ["x", "w0", "b0"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "w1", "b1"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "typed", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, [1, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, [1, 1])], [w0, b0, w1, b1])
+    onnx.save(helper.make_model(graph), path)
+    return path
 
 
 def bad_cli_inputs(tmp_path):
@@ -125,6 +154,36 @@ def bad_cli_inputs(tmp_path):
         (["count", model, "--through", npy(t / "one.npy", np.zeros((1, 2)))], "S + 1 >= 2"),
         (["count", model, "--through", npy(t / "same.npy", np.zeros((2, 2)))], "affinely dependent"),
         (["count", model, "--through", npy(t / "three.npy", np.eye(3))], "dimension 3 but the network has 2"),
+        # issue 20: internal errors and unclear messages
+        (["count", npz(t / "strbox.npz", **OK, box=np.array([["a", "b"], ["c", "d"]]))], "stored box has entries of type"),
+        (["count", model, "--through", npz(t / "points.npz", p=np.eye(2))], "--through needs one array in a .npy"),
+        (["count", model, "--box-file", box_file(t, "nested.vnnlib", "(assert " + "(and " * 5000
+                                                  + "(>= X_0 0) (<= X_0 1) (>= X_1 0) (<= X_1 1)" + ")" * 5001 + "\n")], None),
+        (["count", model, "--box-file", box_file(t, "contra.vnnlib", two + "(assert (>= X_0 2))\n")],
+         "the constraints on X_0 contradict each other"),
+        (["count", model, "--box-file", box_file(t, "nanbound.vnnlib", two + "(assert (>= X_0 nan))\n")],
+         "'nan' is not a finite number"),
+        (["count", model, "--box-file", vnnlib(t / "twice.vnnlib", "(declare-const X_0 Real)\n(declare-const X_0 Real)\n" + two)],
+         "declares X_0 twice"),
+        (["count", model, "--box-file", vnnlib(t / "gaps.vnnlib", "(declare-const X_0 Real)\n(declare-const X_5 Real)\n" + two)],
+         "but not X_1"),
+        (["count", model, "--through", npy(t / "close.npy", np.array([[0.1, 0.2], [0.1 + 1e-15, 0.2], [0.5, 0.9]]))],
+         "nearly) affinely dependent"),
+        (["count", _empty_file(t / "empty.onnx"), "--box", 0, 1], "holds no ONNX graph"),
+        (["count", _ill_typed_onnx(t / "typed.onnx"), "--box", 0, 1], "declared with 3 features but the first layer takes 2"),
+        (["count", model, "--regions", _fifo(t / "fifo.npz"), "--box", 0, 1], "not a regular file"),
+        (["compare", "--out", t / "c1", "--quiet", "--seeds", "99999999999999999999999"], "seeds must be whole numbers in"),
+        (["compare", "--out", t / "c2", "--quiet", "--seeds", "0,0"], "seed 0 is given twice"),
+        (["compare", "--out", t / "c3", "--quiet", "--epochs", "0"], "at least 1 epoch"),
+        (["compare", "--out", t / "c4", "--quiet", "--epochs", "-5"], "at least 1 epoch"),
+        (["compare", "--out", t / "c5", "--quiet", "--lr", "nan"], "learning rate must be a positive number"),
+        (["compare", "--out", t / "c6", "--quiet", "--finetune-epochs", "-1"], "fine-tuning epochs"),
+        (["compare", "--out", model, "--quiet"], "is a file; give a folder"),
+        (["compare", "--out", t / "c7", "--quiet", "--data", "mnist", "--mnist", model], "is a file; give the folder"),
+        (["plot", model, "--box", 0, 1, "--out", t / "x.xyz"], "cannot write figures as .xyz"),
+        (["plot", model, "--box", 0, 1, "--out", t / "nowhere" / "x.png"], "does not exist"),
+        (["plot", model, "--box", 0, 1, "--out", t / "dir.npz"], "is a directory"),
+        (["bound", "--widths", "2,3,3", "--ranks=-1,5"], "rank lies in [0, 2], got -1"),
         # bound
         (["bound", "--widths", "784,,100"], "empty item"),
         (["bound", "--widths", "784,abc"], "whole numbers"),
@@ -196,6 +255,13 @@ API_CASES = [
     (lambda: bounds.serra2018([784, 100, 100], ranks=[200, 5]), "rank lies in"),
     (lambda: bounds.cai2023([784, 100, 100], [0.1, 2.0]), "(0, 1]"),
     (lambda: bounds.optimize_densities([2, 3, 3], 0.01), "every layer needs at least one"),
+    (lambda: check_countable(ReLUNetwork.random([2, 400, 400]), Box(-1, 1), "box", None),
+     "use narrower layers or give --time-limit"),
+    (lambda: count_regions(example_network(), "box"), "must be a Box, Polytope or Subspace, got str"),
+    (lambda: count_regions(example_network(), Box(-1, 1), time_limit="5"), "got '5'"),
+    (lambda: count_regions("net.npz", Box(-1, 1)), "must be a ReLUNetwork"),
+    (lambda: Subspace([[0.0, 1.0], [2.0]], Box(-1, 1)), "all of one length"),
+    (lambda: Subspace([[0.1, 0.2], [0.1 + 1e-15, 0.2], [0.5, 0.9]]), "nearly) affinely dependent"),
 ]
 
 
@@ -264,3 +330,12 @@ def test_bounds_at_widths_of_a_million_print_in_scientific_form(capsys):
 
 def test_a_single_density_applies_to_every_layer():
     assert bounds.cai2023([784, 20, 20], 0.05) == bounds.cai2023([784, 20, 20], [0.05, 0.05])
+
+
+def test_a_torch_module_counts_like_its_conversion():
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+                                 torch.nn.Linear(5, 1))
+    assert count_regions(module, Box(-1, 1)).count == count_regions(ReLUNetwork.from_torch(module), Box(-1, 1)).count

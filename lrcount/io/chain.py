@@ -39,4 +39,7 @@ def network_from_steps(steps: list, name: str, input_dim: int | None = None) -> 
         pending = (np.eye(n), np.zeros(n))
     weights.append(pending[0])
     biases.append(pending[1])
+    if input_dim is not None and weights[0].shape[1] != input_dim:
+        raise LRCountError(f"{name}: the input is declared with {input_dim} features but the first layer takes "
+                           f"{weights[0].shape[1]}; fix the model's input shape")
     return ReLUNetwork(tuple(weights), tuple(biases), name=name)

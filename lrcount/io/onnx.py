@@ -35,6 +35,8 @@ def load_onnx(path) -> ReLUNetwork:
     except Exception as exc:
         raise LRCountError(f"cannot read {path} as ONNX ({type(exc).__name__}); is it an .onnx model?") from None
     graph = model.graph
+    if not graph.node:
+        raise LRCountError(f"{path} holds no ONNX graph (an empty or damaged file?); give an exported .onnx model")
     constants = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in constants]
     if len(inputs) != 1:

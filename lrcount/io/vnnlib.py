@@ -42,10 +42,28 @@ def _parse(text: str) -> list:
 
 
 def _mentions(expr, kind: str) -> bool:
-    if isinstance(expr, list):
-        return any(_mentions(e, kind) for e in expr)
-    match = _VARIABLE.fullmatch(expr)
-    return bool(match and match.group(1) == kind)
+    """Whether a variable ``X_i`` (``kind`` "X") or ``Y_j`` occurs in ``expr`` (walked with a
+    stack: assertions may nest thousands deep)."""
+    pending = [expr]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif (match := _VARIABLE.fullmatch(item)) and match.group(1) == kind:
+            return True
+    return False
+
+
+def _conjuncts(expr) -> list:
+    """The parts of nested ``(and ...)`` forms, in order, without recursion."""
+    parts, pending = [], [expr]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list) and item[:1] == ["and"]:
+            pending.extend(reversed(item[1:]))
+        else:
+            parts.append(item)
+    return parts
 
 
 def _linear(expr, n: int) -> tuple[np.ndarray, float]:
@@ -60,9 +78,12 @@ def _linear(expr, n: int) -> tuple[np.ndarray, float]:
             a[i] = 1.0
             return a, 0.0
         try:
-            return np.zeros(n), float(expr)
+            value = float(expr)
         except ValueError:
             raise _Refused(f"cannot read {expr!r} as a number or an input") from None
+        if not np.isfinite(value):
+            raise _Refused(f"{expr!r} is not a finite number; give every bound as a number")
+        return np.zeros(n), value
     head, args = expr[0], [_linear(e, n) for e in expr[1:]]
     if head == "+":
         return sum(a for a, _ in args), sum(k for _, k in args)
@@ -78,11 +99,13 @@ def _linear(expr, n: int) -> tuple[np.ndarray, float]:
 
 def _constraints(expr, n: int):
     """The rows ``(a, c)`` meaning ``a . x <= c`` that an assertion on the inputs makes."""
+    for part in _conjuncts(expr):
+        yield from _comparison(part, n)
+
+
+def _comparison(expr, n: int):
+    """The rows of one comparison (not a conjunction)."""
     head = expr[0] if isinstance(expr, list) and expr else None
-    if head == "and":
-        for part in expr[1:]:
-            yield from _constraints(part, n)
-        return
     if not _mentions(expr, "X"):
         return  # an output constraint
     if head == "or":
@@ -92,7 +115,10 @@ def _constraints(expr, n: int):
         raise _Refused("a constraint that ties inputs to outputs does not describe an input domain")
     if head not in ("<=", ">=", "<", ">", "=") or len(expr) != 3:
         raise _Refused(f"cannot read the input constraint ({head} ...)")
-    (a1, k1), (a2, k2) = _linear(expr[1], n), _linear(expr[2], n)
+    try:
+        (a1, k1), (a2, k2) = _linear(expr[1], n), _linear(expr[2], n)
+    except RecursionError:
+        raise _Refused("an arithmetic expression is nested too deeply to read") from None
     a, c = a1 - a2, k2 - k1  # lhs - rhs: a . x + (k1 - k2) op 0
     if head in ("<=", "<"):
         yield a, c
@@ -116,9 +142,7 @@ def read_vnnlib(path) -> Box | Polytope:
     except (OSError, UnicodeDecodeError) as exc:
         raise LRCountError(f"cannot read the VNN-LIB file {path} ({exc})") from None
     text = re.sub(r";[^\n]*", "", text)
-    n = len(_DECLARE.findall(text))
-    if n == 0:
-        raise LRCountError(f"{path} declares no inputs X_0, X_1, ...; is it a VNN-LIB file?")
+    n = _declared_inputs(path, [int(i) for i in _DECLARE.findall(text)])
     try:
         rows = [row for form in _parse(text) if isinstance(form, list) and form[:1] == ["assert"]
                 for part in form[1:] for row in _constraints(part, n)]
@@ -137,6 +161,11 @@ def read_vnnlib(path) -> Box | Polytope:
             general.append((a, c))
         elif c < 0:
             raise LRCountError(f"{path}: a constraint on the inputs can never hold; the domain is empty")
+    crossed = np.flatnonzero(lower > upper)
+    if crossed.size:
+        i = int(crossed[0])
+        raise LRCountError(f"{path}: the constraints on X_{i} contradict each other (X_{i} >= {lower[i]:g} and "
+                           f"X_{i} <= {upper[i]:g}); the input domain is empty")
     if not general:
         unbounded = [i for i in range(n) if not (np.isfinite(lower[i]) and np.isfinite(upper[i]))]
         if unbounded:
@@ -148,6 +177,21 @@ def read_vnnlib(path) -> Box | Polytope:
     c = [c for _, c in general] + [upper[i] for i in range(n) if np.isfinite(upper[i])] + \
         [-lower[i] for i in range(n) if np.isfinite(lower[i])]
     return Polytope(np.array(A), np.array(c))
+
+
+def _declared_inputs(path, indices: list[int]) -> int:
+    """The number of inputs, from the ``declare-const X_i Real`` lines: X_0 ... X_{n-1}, each
+    declared once."""
+    if not indices:
+        raise LRCountError(f"{path} declares no inputs X_0, X_1, ...; is it a VNN-LIB file?")
+    twice = sorted({i for i in indices if indices.count(i) > 1})
+    if twice:
+        raise LRCountError(f"{path} declares X_{twice[0]} twice; declare each input once")
+    if sorted(indices) != list(range(len(indices))):
+        missing = sorted(set(range(max(indices) + 1)) - set(indices))
+        raise LRCountError(f"{path} declares inputs up to X_{max(indices)} but not X_{missing[0]}; "
+                           "the inputs must be X_0, X_1, ... without gaps")
+    return len(indices)
 
 
 def read_vnnlib_box(path) -> Box:
