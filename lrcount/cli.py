@@ -378,9 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
-    """Let ``--box -1e-3 1e-3`` parse: argparse takes ``-1e-3`` for an option unless told that
-    negative numbers in e-notation are numbers too."""
-    parser._negative_number_matcher = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
+    """Let ``--box -1e-3 1e-3`` and ``--ranks -1,5`` parse: argparse takes ``-1e-3`` for an
+    option unless told that negative numbers in e-notation, and lists of numbers that start
+    with one, are values too."""
+    number = r"((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)"
+    parser._negative_number_matcher = re.compile(rf"^-{number}(,\s*[-+]?{number})*$", re.IGNORECASE)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():

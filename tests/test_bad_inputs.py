@@ -183,7 +183,7 @@ def bad_cli_inputs(tmp_path):
         (["plot", model, "--box", 0, 1, "--out", t / "x.xyz"], "cannot write figures as .xyz"),
         (["plot", model, "--box", 0, 1, "--out", t / "nowhere" / "x.png"], "does not exist"),
         (["plot", model, "--box", 0, 1, "--out", t / "dir.npz"], "is a directory"),
-        (["bound", "--widths", "2,3,3", "--ranks=-1,5"], "rank lies in [0, 2], got -1"),
+        (["bound", "--widths", "2,3,3", "--ranks", "-1,5"], "rank lies in [0, 2], got -1"),
         # bound
         (["bound", "--widths", "784,,100"], "empty item"),
         (["bound", "--widths", "784,abc"], "whole numbers"),
