@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from contextlib import nullcontext
-import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,7 +16,6 @@ from .errors import LRCountError
 from .network import ReLUNetwork
 from .problem import EPSILON, CountingProblem, resolve_domain
 from .progress import progress_bar
-
 
 
 @dataclass

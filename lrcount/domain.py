@@ -3,7 +3,7 @@
 Every domain reduces to a :class:`Chart`: an affine map ``x = origin + basis @ t`` from a
 full-dimensional bounded polytope ``{t : A t <= c, lower <= t <= upper}`` in R^k. Regions are
 counted in t, so a line, a plane or a box with fixed coordinates is handled like a box
-(full-dimensional relative to the slice, theory.md section 1).
+(full-dimensional relative to the slice, docs/theory.md section 1).
 """
 
 from __future__ import annotations

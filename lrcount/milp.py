@@ -1,7 +1,7 @@
 """The SCIP model of a ReLU network over a domain (Serra, Tjandraatmadja & Ramalingam 2018).
 
 Per unstable neuron with bounds ``L < 0 < U`` and binary ``z`` (big-M form of Tjeng et al. 2019,
-equivalent to theory.md section 2)::
+equivalent to docs/theory.md section 2)::
 
     h >= 0,   h >= g,   h <= U z,   h <= g - L (1 - z)
 
@@ -25,7 +25,6 @@ from .lp import new_highs
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
 from .region import MILP_FEASTOL, certify, is_region
-
 
 #: Smallest distance of a big-M constant from zero (balanced pre-activation units): a thousand
 #: times SCIP's feasibility tolerance.

@@ -9,9 +9,8 @@ extremes at corners), so no LP is solved there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np

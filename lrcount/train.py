@@ -5,7 +5,6 @@ pruning, 15 more epochs). Seeds are fixed; results are :class:`~lrcount.ReLUNetw
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np

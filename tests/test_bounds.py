@@ -6,14 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import random_case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrcount import Box, LRCountError, ReLUNetwork, Subspace, count_regions
 from lrcount import bounds as B
 from lrcount.cli import main
-
-from conftest import random_case
 
 
 def serra_by_enumeration(widths):

@@ -6,13 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DATA, require
 
 from lrcount import Box, LRCountError, count_regions, data, load
 from lrcount.cli import main
 from lrcount.compare import run_study
 from lrcount.train import TrainingSetup
-
-from conftest import DATA, require
 
 pytest.importorskip("torch")
 SHORT = TrainingSetup(epochs=20, finetune_epochs=5, learning_rate=0.1, momentum=0.9)

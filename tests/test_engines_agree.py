@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from conftest import random_case
 
 from lrcount import count_regions
 from lrcount.engines import engines_for
-
-from conftest import random_case
 
 SEEDS = range(200)
 

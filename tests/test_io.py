@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import ACAS_ONNX, DATA, require
 
 import lrcount
 from lrcount import Box, LRCountError, ReLUNetwork
 from lrcount.io import read_vnnlib_box, save_npz
-
-from conftest import ACAS_ONNX, DATA, require
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")

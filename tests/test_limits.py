@@ -1,6 +1,7 @@
 """Time limits that cover the set-up, archives that cannot exhaust memory, deep networks that
 cannot exhaust the stack, and long runs that say what they are doing."""
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -70,9 +71,8 @@ def test_a_weight_declaring_more_than_the_limit_is_refused_before_reading(tmp_pa
 def reference_bound(n0, layers):
     """R(1, n0) of lrcount.bounds.recursion, written as the plain recursion of its docstring."""
     import math
-    from functools import lru_cache
 
-    @lru_cache(maxsize=None)
+    @functools.cache
     def regions(l, d):
         if l == len(layers):
             return 1

@@ -4,12 +4,11 @@ function-preserving rescaling, and the counts of nnenum on ACAS Xu."""
 
 import numpy as np
 import pytest
+from conftest import ACAS_ONNX, DATA, random_case, require, trained_network
 
 from lrcount import Box, ReLUNetwork, Subspace, count_regions, load
 from lrcount.engines import engines_for
 from lrcount.io.vnnlib import read_vnnlib_box
-
-from conftest import ACAS_ONNX, DATA, random_case, require, trained_network
 
 regioncam = pytest.importorskip("regioncam", reason="regioncam is a test dependency: pip install -e '.[test]'")
 

@@ -6,12 +6,11 @@ not the bookkeeping, so they check each other pattern by pattern. Degenerate cel
 
 import numpy as np
 import pytest
+from conftest import trained_network
 
 from lrcount import Box, ReLUNetwork, Subspace, count_regions
 from lrcount.engines import planar
 from lrcount.region import EPSILON
-
-from conftest import trained_network
 
 
 def patterns(net, domain) -> set[bytes]:

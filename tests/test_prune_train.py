@@ -5,11 +5,10 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import DATA, require
 
 from lrcount import Box, LRCountError, ReLUNetwork, bounds, count_regions, data, load, prune
 from lrcount.train import TrainingSetup, accuracy, prune_and_finetune, train
-
-from conftest import DATA, require
 
 FAST = TrainingSetup(epochs=30, finetune_epochs=10, learning_rate=0.1, momentum=0.9)
 

@@ -4,11 +4,10 @@ against the unscaled network (same pattern sets) and against patterns at random 
 
 import numpy as np
 import pytest
+from conftest import trained_network
 
 from lrcount import Box, ReLUNetwork, count_regions
 from lrcount.engines import engines_for
-
-from conftest import trained_network
 
 
 def pattern_set(net: ReLUNetwork, box: Box, engine: str) -> set[bytes]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lrcount import Box, Polytope, ReLUNetwork, Subspace, count_regions
-from lrcount.engines.vertex import _EdgeNames, _box_cell
+from lrcount.engines.vertex import _box_cell, _EdgeNames
 
 
 def one_layer(weights, biases) -> ReLUNetwork:
@@ -50,6 +50,7 @@ def test_domain_with_four_facets_at_a_vertex_is_moved_out_by_the_slack(seed):
 def test_mnist_subspaces_are_not_simple_and_still_exact():
     """Slices of the MNIST box through test images have vertices on 17 rows at once."""
     from conftest import DATA, require
+
     from lrcount.data import mnist
 
     require(DATA / "mnist" / "t10k-images-idx3-ubyte.gz")

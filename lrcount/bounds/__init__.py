@@ -1,4 +1,4 @@
-"""Analytical bounds on the number of linear regions (theory.md sections 3-4, docs/bounds.md).
+"""Analytical bounds on the number of linear regions (docs/theory.md sections 3-4, docs/bounds.md).
 
 Every function takes ``widths = [n_0, n_1, ..., n_L]``: the input dimension and the hidden ReLU
 widths (the affine output layer never splits and is not listed). One family per module:

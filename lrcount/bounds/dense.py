@@ -1,4 +1,4 @@
-"""Bounds on the maximum number of regions of an architecture (theory.md section 3)."""
+"""Bounds on the maximum number of regions of an architecture (docs/theory.md section 3)."""
 
 from __future__ import annotations
 

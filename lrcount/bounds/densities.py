@@ -11,7 +11,6 @@ from ..progress import progress_bar
 from .recursion import Number, check_widths
 from .sparse import cai2023, cai2023_log10
 
-
 # -- bound-guided layer-wise densities (Cai et al. 2023, Sec. 4) ------------------------------------
 #: Two bounds closer than this in log10 are equal (a plateau of the bound).
 PLATEAU_TOL = 1e-9

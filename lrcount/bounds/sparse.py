@@ -14,7 +14,6 @@ from ..progress import progress_bar
 from .dense import serra2018
 from .recursion import Number, check_densities, check_widths
 
-
 # -- sparsity: Cai et al. 2023 -------------------------------------------------------------------
 #: Decimal digits carried by the binomial expectation; its relative error is below 10^(2-PRECISION).
 PRECISION = 60
@@ -22,7 +21,7 @@ PRECISION = 60
 
 def rank_distribution_binomial(rows: int, cols: int, density: float) -> tuple[tuple[Decimal, int], ...]:
     """P(rank = k) approximated by the number of non-zero rows of the shorter side:
-    ``Binomial(m, 1 - (1 - p)^n)`` for the m x n orientation with m <= n (theory.md section 4).
+    ``Binomial(m, 1 - (1 - p)^n)`` for the m x n orientation with m <= n (docs/theory.md section 4).
 
     Rank never exceeds that number, so this distribution dominates the true one and the bound
     computed from it is at least the one from the true distribution (the recursion grows with
@@ -91,7 +90,7 @@ def cai2023(
     progress: bool = False,
 ) -> Number:
     """Cai et al. 2023 (CPAIOR), Theorem 1: the expected bound under random pruning with
-    layer densities p_l (theory.md section 4), with P(k | n_l, n_{l-1}, p_l) from the binomial
+    layer densities p_l (docs/theory.md section 4), with P(k | n_l, n_{l-1}, p_l) from the binomial
     non-zero-row approximation (``"binomial"``) or Monte Carlo (``"mc"``, seeded). At
     density 1 the rank is full and the bound equals :func:`serra2018` (exactly). Below it, the
     expectation is summed in log space (:func:`cai2023_log10`) and returned as a Decimal of 15

@@ -13,8 +13,8 @@ All of them count the set that :mod:`lrcount.region` defines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,7 @@ when every candidate has been cut off.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..milp import certified_model, search_stats
 from ..problem import CountingProblem

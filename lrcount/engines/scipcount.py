@@ -10,7 +10,7 @@ with status 'infeasible' by design. It counts but does not list the regions.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..milp import certified_model, search_stats
 from ..problem import CountingProblem

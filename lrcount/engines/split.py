@@ -1,6 +1,6 @@
 """The ``split`` engine: region splitting with cheap bounds first and warm-started LPs.
 
-Each region is a polytope on which every pre-activation is affine (theory.md section 2,
+Each region is a polytope on which every pre-activation is affine (docs/theory.md section 2,
 independent methods; cf. nnenum's star sets, Bak 2021). A depth-first search enters a layer on
 a region ``P`` with a witness ball (centre ``x``, radius ``rho`` inside ``P``) and, for all the
 layer's neurons at once (numpy):
@@ -22,8 +22,8 @@ regions unless they are collected.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import highspy
 import numpy as np

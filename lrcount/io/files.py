@@ -10,9 +10,10 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from ..errors import LRCountError, NotWrittenError
 

@@ -12,7 +12,6 @@ from ..errors import LRCountError
 from ..network import ReLUNetwork
 from .files import write_atomically
 
-
 #: The largest network archive lrcount unpacks, in bytes of the arrays it reads.
 MAX_NETWORK_BYTES = 4 * 2**30
 #: The members of a network archive; any others are never read.
