@@ -1,9 +1,9 @@
-"""Count, seconds, regions per second and peak memory of every engine on the networks of
-issue 6, with regioncam (exact 2-D partitions, float32) measured in the same run as the
+"""Count, seconds, regions per second and peak memory of every engine on the benchmark
+networks of docs/benchmarks.md, with regioncam (exact 2-D partitions, float32) measured in the same run as the
 baseline for 2-D domains, and nnenum (exact star sets; Bak 2021) as the baseline in every
 dimension: measured in the same run when ``--nnenum`` gives the folder that holds its
 ``nnenum`` package (a checkout's ``src``; it needs ``swiglpk``, ``scipy``, ``termcolor`` and
-``threadpoolctl`` from the package index), else its seconds from issue 6.
+``threadpoolctl`` from the package index), else its seconds as recorded in docs/benchmarks.md.
 
 Each measurement runs in a fresh process, so its peak resident memory is its own (it includes
 about 100 MB of Python, numpy, SCIP and HiGHS); runs under a second are repeated in it (up to 5
@@ -26,9 +26,9 @@ import numpy as np
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ACAS = DATA / "acasxu"
 
-#: Networks of issue 6 (numpy default_rng(0), W = N(0,1)/sqrt(in), b = 0.5 N(0,1), box [-1, 1])
+#: The benchmark networks (numpy default_rng(0), W = N(0,1)/sqrt(in), b = 0.5 N(0,1), box [-1, 1])
 #: and nnenum's seconds there (None: not reported).
-ISSUE_NETWORKS = {
+BENCHMARK_NETWORKS = {
     "2-16-16-1": 0.08, "4-8-8-8-1": 0.24, "3-16-16-16-1": 0.69, "5-10-10-10-1": 2.4,
     "2-32-32-32-1": 0.40, "2-64-64-64-1": 1.4, "3-32-32-32-1": None,
     "2-100-100-100-1": 3.48, "2-128-128-128-128-1": 9.21, "4-20-20-20-1": 9.66, "6-12-12-12-1": 4.27,
@@ -43,8 +43,8 @@ SUBSPACE_SWEEP = ["mnist-s3", "mnist-s4", "mnist-s5", "mnist-s6"]
 QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 
-def issue_network(spec: str):
-    """The seeded network of issue 6 with widths given as 'n0-n1-...-out'."""
+def benchmark_network(spec: str):
+    """The seeded benchmark network with widths given as 'n0-n1-...-out'."""
     from lrcount import ReLUNetwork
 
     widths = [int(v) for v in spec.split("-")]
@@ -57,7 +57,7 @@ def issue_network(spec: str):
 
 
 def case(name: str):
-    """(network, domain) for an issue network, 'acas-<scale>' (the prop_1 box's centre part) or
+    """(network, domain) for a benchmark network, 'acas-<scale>' (the prop_1 box's centre part) or
     'mnist-s<S>' (the subspace through S + 1 MNIST test images)."""
     from lrcount import Box, load
     from lrcount.io import read_vnnlib_box
@@ -76,7 +76,7 @@ def case(name: str):
         box = read_vnnlib_box(ACAS / "prop_1.vnnlib")
         mid, half = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2 * scale
         return load(ACAS / "ACASXU_run2a_1_1_batch_2000.onnx"), Box(mid - half, mid + half)
-    return issue_network(name), Box(-1.0, 1.0)
+    return benchmark_network(name), Box(-1.0, 1.0)
 
 
 def nnenum_count(net, box, path: str, time_limit: float) -> tuple[int, bool, float]:
@@ -176,22 +176,24 @@ def main() -> None:
     parser.add_argument("--nnenum", metavar="PATH", help="folder holding the nnenum package: measure it in the same run")
     args = parser.parse_args()
     engines = args.engines.split(",")
-    names = QUICK if args.quick else list(ISSUE_NETWORKS) + LARGE_NETWORKS
+    names = QUICK if args.quick else list(BENCHMARK_NETWORKS) + LARGE_NETWORKS
     if args.dimensions:
         names, engines = DIMENSION_SWEEP + SUBSPACE_SWEEP, ["vertex", "split"]
     if not (args.quick or args.dimensions) and ACAS.exists():
         names += [f"acas-{scale}" for scale in ACAS_NNENUM]
     context = multiprocessing.get_context("spawn")
-    source = "this run" if args.nnenum else "issue 6"
-    print(f"| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | nnenum's time / this ({source}) |")
+    source = "this run" if args.nnenum else "recorded"
+    print("| network | engine | regions | seconds | regions/s | peak MB | time / regioncam's | "
+          f"nnenum's time / this ({source}) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
         dim = 5 if name.startswith("acas") else int(name.split("-s")[1]) if name.startswith("mnist") else int(name.split("-")[0])
-        nnenum = ACAS_NNENUM.get(float(name.split("-")[1])) if name.startswith("acas") else ISSUE_NETWORKS.get(name)
+        nnenum = ACAS_NNENUM.get(float(name.split("-")[1])) if name.startswith("acas") else BENCHMARK_NETWORKS.get(name)
         baseline = None
         if dim == 2:
             count, _, baseline, peak = run_isolated(context, name, "regioncam", args.time_limit)
-            print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |", flush=True)
+            print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |",
+                  flush=True)
         if args.nnenum and not name.startswith("mnist"):  # nnenum takes boxes
             count, complete, seconds, peak = run_isolated(context, name, "nnenum", args.time_limit, args.nnenum)
             nnenum = seconds if complete else None

@@ -42,7 +42,8 @@ def main() -> None:
             sample = rank_distribution_mc(widths[l + 1], widths[l], p, seed=l, max_samples=args.max_samples)
             total += sample.seconds
             ranks = [k for _, k in sample.probabilities]
-            print(f"| {p} | {l + 1} | {sample.samples} | {sample.capped} | {sample.seconds:.2f} | {min(ranks)}-{max(ranks)} |", flush=True)
+            print(f"| {p} | {l + 1} | {sample.samples} | {sample.capped} | {sample.seconds:.2f} | "
+                  f"{min(ranks)}-{max(ranks)} |", flush=True)
     print(f"total Monte Carlo time over {len(DENSITIES)} densities: {total:.1f} s")
     first = rank_distribution_mc(widths[1], widths[0], DENSITIES[0], seed=0, max_samples=args.max_samples)
     serial = one_at_a_time(widths[1], widths[0], DENSITIES[0], first.samples)

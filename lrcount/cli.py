@@ -18,11 +18,11 @@ import numpy as np
 from . import __version__
 from .bounds import METHODS as BOUND_METHODS
 from .count import CountResult, count_regions
-from .domain import Box, Domain, Subspace
-from .engines import ENGINE_NAMES
+from .domain import Box, Domain, Subspace, stored_box
+from .engines import ENGINE_NAMES, ENGINES, auto_rule, engine_spec, listing_engines
 from .errors import LRCountError, NotWrittenError
-from .lp import c_stdout_redirected
-from .region import EPSILON
+from .runtime import c_stdout_redirected
+from .tolerances import EPSILON
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_WRITTEN = 1  # the result was printed, but a file it should have gone to was not written
@@ -30,13 +30,17 @@ EXIT_INTERRUPTED = 130
 
 
 def _domain_from_args(args) -> Domain | None:
+    """The domain the options describe (the arguments are read, not changed): --through's
+    points within --box or --box-file's box (without one, the points' own range), or the box."""
+    box = _box_from_args(args)
     if getattr(args, "through", None):
-        points = _read_points(args.through)
-        args.through = None
-        box = _domain_from_args(args)  # no box given: the points' range
         if box is not None and not isinstance(box, Box):
             raise LRCountError("--through needs a box; the VNN-LIB file describes a polytope")
-        return Subspace(points, box)
+        return Subspace(_read_points(args.through), box)
+    return box
+
+
+def _box_from_args(args) -> Domain | None:
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.box_file is not None:
@@ -89,8 +93,8 @@ def _report_count(result: CountResult, args) -> str:
 def cmd_count(args) -> str:
     from .io import load
 
-    if args.regions and args.engine == "scip-count":
-        raise LRCountError("--regions needs an engine that lists regions: auto, planar, vertex, split or milp")
+    if args.regions and args.engine != "auto" and not engine_spec(args.engine).lists_regions:
+        raise LRCountError(f"--regions needs an engine that lists regions: auto, {', '.join(listing_engines())}")
     if args.regions:
         args.regions = _regions_path(args.regions, args.model)
     try:
@@ -179,7 +183,7 @@ def cmd_bound(args) -> dict | str:
         from .io import load
 
         network = load(args.model)
-        domain = _domain_from_args(args) or network.default_domain()
+        domain = _domain_from_args(args) or stored_box(network)
         widths = network.widths
         if args.widths:
             raise LRCountError("give either a MODEL or --widths, not both")
@@ -286,7 +290,7 @@ def cmd_plot(args) -> str:
         raise LRCountError(f"--out {out}: cannot write figures as {out.suffix or 'files without a suffix'}; "
                            f"end the name in one of {', '.join('.' + f for f in sorted(formats))}")
     networks = [(Path(m).stem, load(m)) for m in args.models]
-    domain = _domain_from_args(args) or networks[0][1].default_domain()
+    domain = _domain_from_args(args) or stored_box(networks[0][1])
     if domain is None:
         raise LRCountError(f"{args.models[0]} stores no box: give --box LO HI, --box-file F or --through POINTS.npy")
     path = plot_regions(networks, domain, out)
@@ -314,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
                             "by default, the points' range")
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
-                       help="planar (1-D, 2-D domains), vertex, split, milp, scip-count (any); auto (default) "
-                            "picks planar in 1-D and 2-D, vertex up to 7-D (5-D for polytopes) and split above")
+                       help=", ".join(f"{spec.name} ({spec.domains})" for spec in ENGINES)
+                       + f"; auto (default): {auto_rule()}")
     count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
     count.add_argument("--epsilon", type=float, default=EPSILON,
                        help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")

@@ -113,7 +113,7 @@ def run_study(
     *,
     seeds: list[int] = (0,),
     subspaces: list[int] = (1, 2),
-    setup: TrainingSetup = TrainingSetup(),
+    setup: TrainingSetup | None = None,
     out: Path | None = None,
     time_limit: float | None = None,
     jobs: int = 2,
@@ -130,6 +130,7 @@ def run_study(
         raise LRCountError(f"the network takes {widths[0]} inputs but the {data.name} data have {data.input_dim}")
     _check_seeds(seeds)
     progress = progress or (lambda n=1: None)
+    setup = setup or TrainingSetup()
     n_layers = len(widths) - 1
     plans = {density: [("dense", [1.0] * n_layers)] if density == 1.0 else [
         ("uniform", [density] * n_layers),

@@ -10,12 +10,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .domain import Domain, SetupTimeout
-from .engines import ENGINE_NAMES, MILP_ENGINES, get_engine
+from .domain import Chart, Domain, stored_box
+from .engines import EngineSpec, auto_engine, engine_spec, get_engine, listing_engines
 from .errors import LRCountError
+from .io.torch import network_from_module
 from .network import ReLUNetwork
-from .problem import EPSILON, CountingProblem, resolve_domain
+from .problem import CountingProblem, resolve_domain
 from .progress import progress_bar
+from .runtime import Deadline, SetupTimeout
+from .tolerances import EPSILON
 
 
 @dataclass
@@ -61,19 +64,17 @@ class CountResult:
         )
 
 
-#: The largest dimension of a box, and of a polytope or subspace, where ``auto`` picks
-#: ``vertex``: above them a cell's vertices (2^d for a box; tens of thousands for a 6-D slice
-#: of the MNIST box) cost more than split's LPs (docs/benchmarks.md).
-VERTEX_MAX_DIM = {"box": 7, "polytope": 5}
-
-
-def pick_engine(problem: CountingProblem) -> str:
-    """The engine ``auto`` runs: ``planar`` for domains of dimension 1 and 2, ``vertex`` up to
-    :data:`VERTEX_MAX_DIM`, ``split`` above (the fastest exact engines in docs/benchmarks.md)."""
-    chart = problem.chart
-    if chart.dim <= 2:
-        return "planar"
-    return "vertex" if chart.dim <= VERTEX_MAX_DIM["box" if chart.A.shape[0] == 0 else "polytope"] else "split"
+def pick_engine(engine: str, chart: Chart) -> EngineSpec:
+    """The engine to run: ``engine`` itself, checked against the domain's dimension, or for
+    ``"auto"`` the one :func:`lrcount.engines.auto_engine` picks for the chart (the fastest
+    exact engine in docs/benchmarks.md)."""
+    if engine == "auto":
+        return engine_spec(auto_engine(chart.dim, "box" if chart.A.shape[0] == 0 else "polytope"))
+    spec = engine_spec(engine)
+    if spec.max_dim is not None and chart.dim > spec.max_dim:
+        raise LRCountError(f"engine {spec.name} needs a domain of dimension 1 to {spec.max_dim}, got {chart.dim}; "
+                           f"use {auto_engine(chart.dim, 'box' if chart.A.shape[0] == 0 else 'polytope')}")
+    return spec
 
 
 def count_regions(
@@ -96,11 +97,8 @@ def count_regions(
         A :class:`~lrcount.Box`, :class:`~lrcount.Polytope` or :class:`~lrcount.Subspace`;
         default: the box stored with the network (from an ``.npz`` file).
     engine
-        ``"planar"`` (exact polygon splitting, domains of dimension 1 and 2), ``"vertex"``
-        (splitting vertex sets, no LP), ``"split"`` (region splitting with bounds and LPs),
-        ``"milp"`` (one SCIP tree with no-goods), ``"scip-count"`` (SCIP's counter) or
-        ``"auto"`` (planar in dimensions 1-2, vertex up to 7 (boxes) or 5 (polytopes and
-        subspaces), split above).
+        ``"auto"`` or one of :data:`lrcount.engines.ENGINES` (``planar``, ``vertex``, ``split``,
+        ``milp``, ``scip-count``); ``auto`` follows :func:`lrcount.engines.auto_rule`.
     time_limit
         Seconds, set-up included (a subspace's chart, LP bounds); when it passes, the regions
         found so far are returned with ``complete=False`` (none if it passed during set-up:
@@ -117,29 +115,27 @@ def count_regions(
         of the domain's largest ball (:mod:`lrcount.region`).
     """
     network, domain = _checked_inputs(network, domain)
-    if engine != "auto" and engine not in ENGINE_NAMES:
-        raise LRCountError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINE_NAMES)}")
+    if engine != "auto":
+        engine_spec(engine)
     if time_limit is not None and (not isinstance(time_limit, (int, float)) or isinstance(time_limit, bool)
                                    or not 0 < time_limit < math.inf):
         raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit!r}; leave it out for no limit")
-    domain = resolve_domain(domain, network.default_domain())
+    domain = resolve_domain(domain, stored_box(network))
     start = time.perf_counter()
-    deadline = None if time_limit is None else time.monotonic() + time_limit
+    deadline = Deadline.after(time_limit)
     name = engine
     try:  # the time limit and Ctrl-C cover the set-up too
-        problem = CountingProblem.build(network, domain, epsilon, deadline=deadline)
-        name = pick_engine(problem) if engine == "auto" else engine
-        if return_regions and name == "scip-count":
-            raise LRCountError("engine scip-count counts without listing regions; use vertex, split, planar or milp to get them")
-        if name in MILP_ENGINES:
-            problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
+        spec = pick_engine(engine, domain.chart(network.input_dim, deadline=deadline))
+        name = spec.name
+        if return_regions and not spec.lists_regions:
+            raise LRCountError(f"engine {name} counts without listing regions; use {', '.join(listing_engines())} to get them")
+        problem = CountingProblem.build(network, domain, epsilon, tighten=spec.tightened_bounds, deadline=deadline)
     except (KeyboardInterrupt, SetupTimeout) as stop:
         status = "userinterrupt" if isinstance(stop, KeyboardInterrupt) else "timelimit"
         return CountResult(0, False, status, name, time.perf_counter() - start, epsilon, network.widths,
                            0, domain.to_dict(), [], stats={"stopped": "during set-up"})
-    remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
     with progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
-        run = get_engine(name)(problem, time_limit=remaining, on_region=bar.update, collect=return_regions)
+        run = get_engine(name)(problem, deadline=deadline, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
         complete=run.complete,
@@ -158,11 +154,11 @@ def count_regions(
 
 
 def _checked_inputs(network, domain) -> tuple[ReLUNetwork, Domain | None]:
-    """The network (a PyTorch module is converted, as :meth:`ReLUNetwork.from_torch` does) and
+    """The network (a PyTorch module is converted, as :func:`lrcount.from_torch` does) and
     the domain, or a clear error for anything else."""
     if not isinstance(network, ReLUNetwork):
         if type(network).__module__.startswith("torch"):
-            network = ReLUNetwork.from_torch(network)
+            network = network_from_module(network)
         else:
             raise LRCountError(f"the network must be a ReLUNetwork (or a torch.nn.Sequential), got {type(network).__name__}; "
                                "load a file with lrcount.load")

@@ -8,24 +8,14 @@ counted in t, so a line, a plane or a box with fixed coordinates is handled like
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import LRCountError
 from .lp import inscribed_ball, load_lp, new_highs, run
-
-#: A domain whose largest inscribed ball is smaller than this, relative to its bounding box,
-#: is called empty (it has no interior in floating point).
-INTERIOR_RTOL = 1e-12
-#: Subspace points whose shortest spanned direction is below this, relative to their largest
-#: coordinate, are (nearly) affinely dependent: their differences keep fewer than 7 digits.
-DEPENDENCE_RTOL = 1e-9
-#: The largest extent of a domain in units of its inscribed radius: the engines' numbers then
-#: stay far from overflow, and a hyperplane beyond :data:`lrcount.region.BEYOND_REACH` cannot
-#: cross the domain.
-MAX_EXTENT = 1e100
+from .runtime import NEVER, Deadline, SetupTimeout
+from .tolerances import DEPENDENCE_RTOL, INTERIOR_RTOL, MAX_EXTENT
 
 
 @dataclass(frozen=True)
@@ -85,28 +75,30 @@ def _half_widths(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(width), width / 2, upper / 2 - lower / 2)
 
 
-class SetupTimeout(Exception):
-    """The time limit passed while a domain's chart was computed (before any counting)."""
-
-
 class Domain:
     """Base class: a set of network inputs in which regions are counted. Subclasses define
     :meth:`_chart`; :meth:`chart` computes it once per input dimension and keeps it, since a
     study counts many networks on one domain and a subspace's chart costs 2k LPs."""
 
-    def chart(self, input_dim: int, *, deadline: float | None = None) -> Chart:
-        """The domain as a :class:`Chart` for a network of ``input_dim`` inputs; past
-        ``deadline`` (``time.monotonic()``) a :class:`SetupTimeout` is raised."""
+    def chart(self, input_dim: int, *, deadline: Deadline = NEVER) -> Chart:
+        """The domain as a :class:`Chart` for a network of ``input_dim`` inputs; once
+        ``deadline`` passes, :class:`~lrcount.runtime.SetupTimeout` is raised."""
         charts = self.__dict__.setdefault("_charts", {})
         if input_dim not in charts:
             charts[input_dim] = self._chart(input_dim, deadline)
         return charts[input_dim]
 
-    def _chart(self, input_dim: int, deadline: float | None) -> Chart:  # pragma: no cover - interface
+    def _chart(self, input_dim: int, deadline: Deadline) -> Chart:  # pragma: no cover - interface
         raise NotImplementedError
 
     def to_dict(self) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def stored_box(network) -> Box | None:
+    """The default box saved with ``network`` (an ``.npz`` file's ``box``), or None."""
+    box = network.default_box
+    return None if box is None else Box(box[:, 0], box[:, 1])
 
 
 def _check_dim(name: str, got: int, input_dim: int) -> None:
@@ -144,7 +136,7 @@ class Box(Domain):
             _check_dim("the box", self.lower.size, input_dim)
         return np.broadcast_to(self.lower, input_dim).copy(), np.broadcast_to(self.upper, input_dim).copy()
 
-    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
+    def _chart(self, input_dim: int, deadline: Deadline) -> Chart:
         lower, upper = self.bounds(input_dim)
         free = np.flatnonzero(upper > lower)
         if free.size == 0:
@@ -171,7 +163,7 @@ class Polytope(Domain):
         if not (np.isfinite(self.A).all() and np.isfinite(self.c).all()):
             raise LRCountError("polytope: A and c must be finite numbers")
 
-    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
+    def _chart(self, input_dim: int, deadline: Deadline) -> Chart:
         _check_dim("the polytope", self.A.shape[1], input_dim)
         return _bounded_chart(np.zeros(input_dim), np.eye(input_dim), self.A, self.c, "the polytope", deadline)
 
@@ -212,7 +204,7 @@ class Subspace(Domain):
         """S, the dimension of the subspace."""
         return self.points.shape[0] - 1
 
-    def _chart(self, input_dim: int, deadline: float | None) -> Chart:
+    def _chart(self, input_dim: int, deadline: Deadline) -> Chart:
         _check_dim("the subspace points", self.points.shape[1], input_dim)
         lower, upper = self.box.bounds(input_dim)
         p0 = self.points[0]
@@ -225,14 +217,14 @@ class Subspace(Domain):
         return {"type": "subspace", "points": self.points.tolist(), "box": self.box.to_dict()}
 
 
-def _bounded_chart(origin, basis, A, c, what: str, deadline: float | None = None) -> Chart:
+def _bounded_chart(origin, basis, A, c, what: str, deadline: Deadline = NEVER) -> Chart:
     """The chart of ``{t : A t <= c}``: its bounding box by 2k LPs and a check that it has an
     interior (the largest inscribed ball, Chebyshev centre, has a positive radius). Rows that
     are zero (a box side along which the subspace does not move) are dropped, or make the set
     empty when their right-hand side is negative; the others are scaled by powers of two to a
     largest entry near 1 (the same set, in numbers the LP solver resolves). The 2k LPs share
     one HiGHS model whose objective alone changes, so each starts from the last one's basis;
-    past ``deadline`` (``time.monotonic()``) a :class:`SetupTimeout` is raised."""
+    once ``deadline`` passes, :class:`~lrcount.runtime.SetupTimeout` is raised."""
     k = basis.shape[1]
     zero = ~np.any(A != 0, axis=1)
     if np.any(c[zero] < 0):
@@ -246,7 +238,7 @@ def _bounded_chart(origin, basis, A, c, what: str, deadline: float | None = None
     lower, upper = np.empty(k), np.empty(k)
     for i in range(k):
         for sign, store in ((1.0, lower), (-1.0, upper)):
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline.passed():
                 raise SetupTimeout(f"the time limit passed while bounding {what} ({i} of {k} coordinates)")
             highs.changeColCost(i, sign)
             res = run(highs)

@@ -24,11 +24,9 @@ from .errors import LRCountError
 from .lp import new_highs
 from .preact import ACTIVE, INACTIVE
 from .problem import CountingProblem
-from .region import MILP_FEASTOL, certify, is_region
-
-#: Smallest distance of a big-M constant from zero (balanced pre-activation units): a thousand
-#: times SCIP's feasibility tolerance.
-BIG_M_FLOOR = 1e3 * MILP_FEASTOL
+from .region import certify, is_region
+from .runtime import Deadline
+from .tolerances import BIG_M_FLOOR, MILP_FEASTOL
 
 
 @dataclass
@@ -49,9 +47,8 @@ def counting_parameters(model: Model) -> None:
     they remove patterns that are equivalent for the objective but distinct regions (duplicate
     neurons are exactly such a symmetry). Presolving is off: some of its reductions are dual
     ones that those switches do not govern (``dualsparsify``, fixing a variable at a bound that
-    the zero objective does not care about), and on two integer-weight networks they fixed
-    binaries and lost regions; without it the tree is smaller too (3-16-16-16: 11,077 nodes
-    instead of 19,770). Counting checks every pattern one by one (no sparse solutions counted
+    the zero objective does not care about) and can fix binaries of patterns that are regions;
+    without it the tree is smaller too (docs/benchmarks.md). Counting checks every pattern one by one (no sparse solutions counted
     in bulk), since each must be certified. Every SCIP tolerance that decides feasibility,
     including the one it compares sums with (default 1e-6), is :data:`MILP_FEASTOL`.
     """
@@ -68,9 +65,9 @@ def counting_parameters(model: Model) -> None:
 
 def big_m(lower: float, upper: float) -> tuple[float, float]:
     """The big-M constants ``L < 0 < U`` of an unstable neuron with bounds [lower, upper], each
-    at least :data:`BIG_M_FLOOR` from zero (looser bounds are still valid). With a bound of
-    1.2e-8, twelve times SCIP's feasibility tolerance then, SCIP's LPs cut off nodes that held
-    regions (a fuzzed network with weights scaled by 1e-4 to 1e4: 824 regions counted of 848)."""
+    at least :data:`BIG_M_FLOOR` from zero (looser bounds are still valid): a constant within
+    a few feasibility tolerances of zero lets SCIP's LPs cut off nodes that hold regions
+    (docs/counting.md)."""
     return min(lower, -BIG_M_FLOOR), max(upper, BIG_M_FLOOR)
 
 
@@ -121,8 +118,7 @@ def add_no_good(model: Model, encoding: Encoding, positions: np.ndarray, signs: 
     """Cut off the pattern ``signs`` of the binaries at ``positions``: the clause
     ``OR_{s=1} (1 - z)  OR  OR_{s=0} z``, a logicor constraint over the complements when the
     encoding has them (SCIP propagates clauses by watched literals, where a linear no-good is
-    rescanned as the tree moves: 4.2 s instead of 5.2 s on a 3-16-16-16 net, and 3x the
-    regions per minute on 4-20-20-20), else its linear form ``sum_{s=1} (1 - z) + sum_{s=0} z
+    rescanned as the tree moves; measured in docs/benchmarks.md), else its linear form ``sum_{s=1} (1 - z) + sum_{s=0} z
     >= 1``. Kept out of the LP (enforced by propagation and on the solutions that violate it)."""
     if encoding.complements:
         literals = [encoding.complements[j] if s else encoding.binaries[j] for j, s in zip(positions, signs)]
@@ -254,19 +250,18 @@ class PatternCertifier(Conshdlr):
 
 
 def certified_model(problem: CountingProblem, on_region, *, accept_regions: bool, priority: int,
-                    time_limit: float | None) -> tuple[Encoding, PatternCertifier]:
+                    deadline: Deadline) -> tuple[Encoding, PatternCertifier]:
     """The encoding of ``problem`` with a :class:`PatternCertifier` enforced and checked at
-    ``priority``, under ``time_limit`` seconds. Accepted regions need no clauses, so the
-    encoding then has no complement binaries (they slowed SCIP's counter: 23 s -> 40 s on a
-    6-12-12-12 net)."""
+    ``priority``, until ``deadline``. Accepted regions need no clauses, so the
+    encoding then has no complement binaries (they slow SCIP's counter: docs/benchmarks.md)."""
     encoding = encode(problem, complements=not accept_regions)
     certifier = PatternCertifier(problem, encoding, on_region, accept_regions=accept_regions)
     encoding.model.includeConshdlr(
         certifier, "patterns", "certifies candidate patterns and cuts off those it does not accept",
         enfopriority=priority, chckpriority=priority, needscons=False,
     )
-    if time_limit is not None:
-        encoding.model.setParam("limits/time", time_limit)
+    if deadline.at is not None:
+        encoding.model.setParam("limits/time", deadline.remaining())
     return encoding, certifier
 
 

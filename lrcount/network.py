@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import LRCountError
+from .tolerances import CONSTANT_RTOL
 
 
 def _real_array(values, what: str) -> np.ndarray:
@@ -156,8 +157,6 @@ class ReLUNetwork:
         ``|g|`` is the same sum taken in absolute values: a pre-activation that is 0 up to
         rounding (a neuron constant at 0 on a region, whose computed value is noise) is off,
         as :mod:`lrcount.region` decides; elsewhere this is ``g > 0`` up to a relative 1e-12."""
-        from .region import CONSTANT_RTOL
-
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
         size = np.abs(h)
         patterns = [np.zeros((h.shape[0], 0), dtype=bool)]
@@ -174,19 +173,6 @@ class ReLUNetwork:
         w0 = self.weights[0] @ basis
         b0 = self.biases[0] + self.weights[0] @ origin
         return ReLUNetwork((w0, *self.weights[1:]), (b0, *self.biases[1:]), name=self.name)
-
-    def save(self, path) -> None:
-        """Write the network (and its default box) as an ``.npz`` archive of plain arrays
-        ``W0, b0, W1, b1, ..., box``, which :func:`lrcount.load` reads back without unpickling."""
-        from .io import save_npz
-
-        save_npz(self, path)
-
-    def default_domain(self):
-        """The stored default box as a :class:`~lrcount.domain.Box`, or None."""
-        from .domain import Box
-
-        return None if self.default_box is None else Box(self.default_box[:, 0], self.default_box[:, 1])
 
     def balanced(self) -> ReLUNetwork:
         """An equivalent network whose hidden rows ``(W^l_i, b^l_i)`` have largest entry in [1/2, 1).
@@ -222,13 +208,6 @@ class ReLUNetwork:
         return ReLUNetwork(tuple(weights), tuple(biases), name=self.name)
 
     # -- constructors ----------------------------------------------------------------------
-    @classmethod
-    def from_torch(cls, module) -> ReLUNetwork:
-        """Build from a PyTorch ``nn.Sequential`` of Linear / ReLU / Flatten / Identity / Dropout."""
-        from .io.torch import network_from_module
-
-        return network_from_module(module)
-
     @classmethod
     def random(
         cls,

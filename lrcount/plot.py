@@ -54,7 +54,7 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     for domain in study.domains:
         for method in methods:
             color, marker = METHOD_STYLE[method]
-            x, m, s = _series(study, method, lambda r: [math.log2(max(c.count, 1)) for c in r.counts if c.domain == domain])
+            x, m, s = _series(study, method, lambda r, d=domain: [math.log2(max(c.count, 1)) for c in r.counts if c.domain == d])
             ax_count.errorbar(x, m, yerr=s, marker=marker, color=color, capsize=3,
                               linestyle="-" if domain == study.domains[0] else "--", label=f"{method}, {domain}")
     for method in methods:

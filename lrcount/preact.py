@@ -9,7 +9,6 @@ extremes at corners), so no LP is solved there.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import highspy
@@ -18,6 +17,8 @@ import numpy as np
 from .domain import Chart
 from .lp import INF, new_highs
 from .network import ReLUNetwork
+from .runtime import NEVER, Deadline
+from .tolerances import ACTIVE_RTOL, LP_SLACK
 
 ACTIVE, UNSTABLE, INACTIVE = 1, 0, -1
 
@@ -52,12 +53,6 @@ class PreactivationBounds:
         ]
 
 
-#: LP bounds are loosened by this fraction of the interval bound's width.
-LP_SLACK = 1e-7
-#: A lower bound above this fraction of ``|w| max(|h|) + |b|`` (the size of the terms it sums)
-#: makes a neuron active: far above rounding, and above the relative threshold at which
-#: :mod:`lrcount.region` calls a constant neuron on (``CONSTANT_RTOL``).
-ACTIVE_RTOL = 1e-9
 
 
 def _states(lower: np.ndarray, upper: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -72,8 +67,8 @@ def _interval(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> t
     the float error bound of that sum (Higham 2002, eq. 3.5: ``gamma_n`` times the sum of the
     terms' magnitudes). A midpoint-radius form would cancel: when a large term meets ``h = 0`` at
     one end, the small terms that decide the sign there would be lost, and a neuron that is
-    positive only through them would be called inactive (a network with rows scaled 1e-30 to
-    1e30 lost three regions so)."""
+    positive only through them would be called inactive (docs/theory.md, "Float error of
+    interval bounds")."""
     positive, negative = np.maximum(w, 0.0), np.minimum(w, 0.0)
     lower_terms, upper_terms = (positive, lo, negative, hi), (positive, hi, negative, lo)
     gamma = _sum_error_factor(w.shape[1] + 1)
@@ -92,11 +87,11 @@ def _sum_error_factor(n: int) -> float:
 
 
 def preactivation_bounds(
-    net: ReLUNetwork, chart: Chart, *, tighten: bool = True, deadline: float | None = None
+    net: ReLUNetwork, chart: Chart, *, tighten: bool = True, deadline: Deadline = NEVER
 ) -> PreactivationBounds:
     """Bounds of every hidden pre-activation of ``net`` (whose inputs are chart coordinates)
     over the chart's polytope, with LP tightening unless ``tighten`` is False; after
-    ``deadline`` (``time.monotonic()``) the remaining neurons keep their interval bounds."""
+    ``deadline`` the remaining neurons keep their interval bounds."""
     lowers, uppers, states = [], [], []
     h_lo, h_hi = chart.lower, chart.upper
     relaxation = _Relaxation(chart) if tighten else None
@@ -105,7 +100,7 @@ def preactivation_bounds(
         needs_lp = (lo < 0) & (hi > 0) if (l > 0 or chart.A.shape[0] > 0) else np.zeros(len(b), bool)
         if relaxation is not None and needs_lp.any():
             for i in np.flatnonzero(needs_lp):
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline.passed():
                     break
                 slack = LP_SLACK * (hi[i] - lo[i])
                 lo[i] = max(lo[i], relaxation.optimise(w[i], b[i], maximize=False) - slack)

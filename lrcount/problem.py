@@ -18,7 +18,8 @@ from .domain import Chart, Domain
 from .errors import LRCountError
 from .network import ReLUNetwork
 from .preact import ACTIVE, UNSTABLE, PreactivationBounds, preactivation_bounds
-from .region import EPSILON, FEASTOL
+from .runtime import NEVER, Deadline
+from .tolerances import EPSILON, FEASTOL
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ class CountingProblem:
     @classmethod
     def build(
         cls, network: ReLUNetwork, domain: Domain, epsilon: float = EPSILON, *, tighten: bool = False,
-        deadline: float | None = None,
+        deadline: Deadline = NEVER,
     ) -> CountingProblem:
         """Restrict ``network`` to ``domain`` in unit-scaled coordinates, balance it and bound
         its pre-activations by interval arithmetic, and by LPs too if ``tighten`` (the MILP's
         big-M constants need them; the splitting engines bound each region themselves) until
-        ``deadline`` (a ``time.monotonic()`` value) passes. A domain whose chart is not done
-        by then raises :class:`~lrcount.domain.SetupTimeout`."""
+        ``deadline`` passes. A domain whose chart is not done by then raises
+        :class:`~lrcount.runtime.SetupTimeout`."""
         if not 10 * FEASTOL <= epsilon <= 0.5:
             raise LRCountError(f"epsilon (relative to the domain's inscribed radius) must lie in [{10 * FEASTOL:g}, 0.5], got {epsilon:g}")
         chart = domain.chart(network.input_dim, deadline=deadline).unit_scaled()

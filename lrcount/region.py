@@ -37,24 +37,7 @@ import numpy as np
 from .domain import Chart
 from .lp import inscribed_ball
 from .network import ReLUNetwork
-
-#: Smallest inscribed radius of a region, relative to the domain's inscribed radius.
-EPSILON = 1e-8
-#: Feasibility tolerance of the LPs that decide regions (HiGHS), in unit-scaled chart units.
-FEASTOL = 1e-10
-#: SCIP's feasibility tolerance: it only proposes candidates, which the LPs then certify, so a
-#: looser tolerance can add rejected candidates but never lose a region; at 1e-9 SCIP's
-#: propagation and scaled LPs lost a region of radius 0.29 on a network with layers scaled by
-#: 1e-4 to 1e4 (and took no less time on the benchmark networks).
-MILP_FEASTOL = 1e-7
-#: A gradient below this, relative to what it would be without cancellation, is zero.
-CONSTANT_RTOL = 1e-12
-#: A neuron whose zero set lies farther than this from the centre of the unit-scaled chart
-#: keeps one sign on the domain, which :meth:`Chart.unit_scaled` keeps within
-#: :data:`~lrcount.domain.MAX_EXTENT`; its offset divided by its gradient's norm may overflow.
-BEYOND_REACH = 1e150
-#: LP duals above this, relative to the largest, mark a row as binding.
-DUAL_RTOL = 1e-9
+from .tolerances import BEYOND_REACH, CONSTANT_RTOL, DUAL_RTOL, FEASTOL
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .data import Dataset
 from .errors import LRCountError
+from .io.torch import network_from_module
 from .network import ReLUNetwork
 from .prune import Masks
 
@@ -62,10 +63,20 @@ def mlp(widths: list[int], n_outputs: int, *, seed: int = 0):
     return torch.nn.Sequential(*layers[:-1]).double()
 
 
-def fit(model, data: Dataset, epochs: int, setup: TrainingSetup = TrainingSetup(), *, seed: int = 0):
-    """Train ``model`` on ``data.x_train`` with cross-entropy and SGD (in place)."""
+def fit(model, data: Dataset, epochs: int, setup: TrainingSetup | None = None, *, seed: int = 0):
+    """Train ``model`` on ``data.x_train`` with cross-entropy and SGD (in place), on
+    ``setup.threads`` threads; torch's process-wide thread count is restored afterwards."""
     torch = _torch()
+    setup = setup or TrainingSetup()
+    previous = torch.get_num_threads()
     torch.set_num_threads(setup.threads)
+    try:
+        return _sgd(torch, model, data, epochs, setup, seed)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sgd(torch, model, data: Dataset, epochs: int, setup: TrainingSetup, seed: int):
     generator = torch.Generator().manual_seed(seed)
     x, y = torch.from_numpy(np.ascontiguousarray(data.x_train, dtype=np.float64)), torch.from_numpy(data.y_train)
     optimiser = torch.optim.SGD(model.parameters(), lr=setup.learning_rate, momentum=setup.momentum)
@@ -99,7 +110,7 @@ def accuracy(net: ReLUNetwork, x: np.ndarray, y: np.ndarray) -> float:
 def train(widths: list[int], data: Dataset, setup: TrainingSetup = TrainingSetup(), *, seed: int = 0):
     """A dense network trained on ``data``: (the torch model, its ReLUNetwork)."""
     model = fit(mlp(widths, data.n_classes, seed=seed), data, setup.epochs, setup, seed=seed)
-    return model, ReLUNetwork.from_torch(model)
+    return model, network_from_module(model)
 
 
 def prune_and_finetune(model, masks: Masks, data: Dataset, setup: TrainingSetup = TrainingSetup(), *, seed: int = 0):
@@ -110,4 +121,4 @@ def prune_and_finetune(model, masks: Masks, data: Dataset, setup: TrainingSetup 
     model = copy.deepcopy(model)
     hold_masks(model, masks)
     fit(model, data, setup.finetune_epochs, setup, seed=seed + 1)
-    return model, ReLUNetwork.from_torch(model)
+    return model, network_from_module(model)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrcount import Box, ReLUNetwork
+from lrcount import Box, ReLUNetwork, from_torch
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ACAS_ONNX = DATA / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
@@ -76,4 +76,4 @@ def trained_network(widths: list[int], seed: int, density: float = 1.0, steps: i
             threshold = m.weight.abs().flatten().kthvalue(m.weight.numel() - keep + 1).values
             mask.copy_((m.weight.abs() >= threshold).double())
         fit(steps // 2)
-    return ReLUNetwork.from_torch(model)
+    return from_torch(model)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lrcount import Box, LRCountError, ReLUNetwork, Subspace, count_regions
 from lrcount import bounds as B
 from lrcount.cli import main
+from lrcount.domain import stored_box
 
 
 def serra_by_enumeration(widths):
@@ -22,7 +23,7 @@ def serra_by_enumeration(widths):
     for js in itertools.product(*[range(n + 1) for n in hidden]):
         caps = [n0]
         ok = True
-        for l, (n, j) in enumerate(zip(hidden, js)):
+        for n, j in zip(hidden, js):
             if j > min(min(caps), n):
                 ok = False
                 break
@@ -205,7 +206,7 @@ def test_bounds_are_tight_on_the_one_input_construction(widths):
     net = sawtooth_network(widths)
     count = count_regions(net).count
     assert count == B.serra2018_one_input(widths) == B.serra2018_lower(widths)
-    assert count <= B.network_bound(net, net.default_domain()) <= B.serra2018(widths)
+    assert count <= B.network_bound(net, stored_box(net)) <= B.serra2018(widths)
 
 
 @pytest.mark.parametrize("n,d", [(5, 1), (7, 2), (6, 3)])

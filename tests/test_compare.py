@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA, require
 
-from lrcount import Box, LRCountError, count_regions, data, load
+from lrcount import Box, LRCountError, count_regions, data, load, save
 from lrcount.cli import main
 from lrcount.compare import run_study
 from lrcount.train import TrainingSetup
@@ -57,7 +57,7 @@ def test_bound_guided_and_uniform_keep_the_same_number_of_weights(study_folder):
         net = load(study_folder / report["file"])
         kept.setdefault((report["seed"], report["density"]), {})[report["method"]] = \
             sum(np.count_nonzero(w) for w in net.weights[:-1])
-    for (seed, density), by_method in kept.items():
+    for (_, density), by_method in kept.items():
         if density < 1:
             assert by_method["uniform"] == by_method["bound-guided"]
 
@@ -101,7 +101,7 @@ def test_count_many_keeps_the_order_and_equals_count_regions(tmp_path):
     assert [r.count for r in batch] == [count_regions(n, Box(-1, 1)).count for n in nets]
     assert ticks == [1] * 5
     net = nets[0]
-    net.save(tmp_path / "n.npz")
+    save(net, tmp_path / "n.npz")
     back = load(tmp_path / "n.npz")
     assert all(np.array_equal(a, b) for a, b in zip(back.weights + back.biases, net.weights + net.biases))
 

@@ -5,7 +5,7 @@ import pytest
 from conftest import ACAS_ONNX, DATA, require
 
 import lrcount
-from lrcount import Box, LRCountError, ReLUNetwork
+from lrcount import Box, LRCountError, ReLUNetwork, from_torch
 from lrcount.io import read_vnnlib_box, save_npz
 
 torch = pytest.importorskip("torch")
@@ -30,7 +30,7 @@ def test_torch_module_matches_its_forward():
     model = sequential(torch.nn.Flatten(), torch.nn.Linear(3, 5), torch.nn.ReLU(), torch.nn.Dropout(0.1),
                        torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Identity(), torch.nn.Linear(4, 2))
     model.eval()
-    net = ReLUNetwork.from_torch(model)
+    net = from_torch(model)
     assert net.widths == [3, 5, 4]
     x = np.random.default_rng(0).standard_normal((7, 3))
     assert np.allclose(net(x), model(torch.from_numpy(x)).detach().numpy())
@@ -39,7 +39,7 @@ def test_torch_module_matches_its_forward():
 @pytest.mark.parametrize("layer", [torch.nn.Sigmoid(), torch.nn.Conv2d(1, 1, 3), torch.nn.Tanh()])
 def test_torch_module_with_unsupported_layer(layer):
     with pytest.raises(LRCountError, match="unsupported layer"):
-        ReLUNetwork.from_torch(sequential(torch.nn.Linear(2, 2), layer, torch.nn.Linear(2, 1)))
+        from_torch(sequential(torch.nn.Linear(2, 2), layer, torch.nn.Linear(2, 1)))
 
 
 def test_state_dict_file(tmp_path):

@@ -10,7 +10,7 @@ from conftest import trained_network
 
 from lrcount import Box, ReLUNetwork, Subspace, count_regions
 from lrcount.engines import planar
-from lrcount.region import EPSILON
+from lrcount.tolerances import EPSILON
 
 
 def patterns(net, domain) -> set[bytes]:

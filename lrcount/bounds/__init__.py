@@ -16,6 +16,7 @@ and here :func:`compute_bounds`, which runs all of them for the command line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 
@@ -59,22 +60,57 @@ class BoundValue:
     def scope(self) -> str:
         """What the value bounds: the maximum over all weights of the architecture, over
         weights of given ranks, an expectation under random pruning, or this network."""
-        return SCOPES[self.method]
+        return BOUNDS[self.method].scope
 
     def to_dict(self) -> dict:
         return {"method": self.method, "kind": self.kind, "scope": self.scope, "value": self.decimal(), "log10": self.log10}
 
 
-METHODS = ("montufar2014", "montufar2017", "serra2018", "serra2018-rank", "serra2018-lower", "serra2018-1d",
-           "hinz", "cai2023", "network")
+@dataclass(frozen=True)
+class BoundInputs:
+    """What the user gave for the bounds (each bound reads what it needs, via :func:`_need`)."""
+
+    widths: list[int]
+    densities: list[float] | None = None
+    ranks: list[int] | None = None
+    network: object = None
+    domain: object = None
+    rank_probabilities: str = "binomial"
+    seed: int = 0
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class BoundSpec:
+    """One bound, as :func:`compute_bounds`, the command line and the docs learn of it:
+    ``kind`` (``"upper"``, ``"lower"`` or ``"expected-upper"``), ``scope`` (what it bounds),
+    and ``make``, which computes it from :class:`BoundInputs`."""
+
+    name: str
+    kind: str
+    scope: str
+    make: Callable[[BoundInputs], Number]
+
+
 _MAXIMUM = "max over all weights of the architecture"
-SCOPES = {
-    "montufar2014": _MAXIMUM, "montufar2017": _MAXIMUM, "serra2018": _MAXIMUM, "serra2018-lower": _MAXIMUM,
-    "serra2018-1d": _MAXIMUM, "hinz": _MAXIMUM,
-    "serra2018-rank": "max over all weights with these layer ranks",
-    "cai2023": "expected max under random pruning at these densities",
-    "network": "this network on its domain",
-}
+#: Every bound, in the order they are listed.
+BOUND_SPECS = (
+    BoundSpec("montufar2014", "lower", _MAXIMUM, lambda given: montufar2014_lower(given.widths)),
+    BoundSpec("montufar2017", "upper", _MAXIMUM, lambda given: montufar2017(given.widths)),
+    BoundSpec("serra2018", "upper", _MAXIMUM, lambda given: serra2018(given.widths)),
+    BoundSpec("serra2018-rank", "upper", "max over all weights with these layer ranks",
+              lambda given: serra2018(given.widths, _need(given.ranks, "ranks (--ranks or a MODEL)"))),
+    BoundSpec("serra2018-lower", "lower", _MAXIMUM, lambda given: serra2018_lower(given.widths)),
+    BoundSpec("serra2018-1d", "upper", _MAXIMUM, lambda given: serra2018_one_input(given.widths)),
+    BoundSpec("hinz", "upper", _MAXIMUM, lambda given: hinz(given.widths)),
+    BoundSpec("cai2023", "expected-upper", "expected max under random pruning at these densities",
+              lambda given: cai2023(given.widths, _need(given.densities, "densities (--density)"),
+                                    rank_probabilities=given.rank_probabilities, seed=given.seed, progress=given.progress)),
+    BoundSpec("network", "upper", "this network on its domain",
+              lambda given: network_bound(_need(given.network, "a MODEL"), given.domain)),
+)
+BOUNDS = {spec.name: spec for spec in BOUND_SPECS}
+METHODS = tuple(BOUNDS)
 
 
 def compute_bounds(
@@ -95,33 +131,20 @@ def compute_bounds(
     not hold are left out; a single named method that does not apply raises an error.
     ``progress`` shows the Monte Carlo ranks' progress on stderr (``rank_probabilities="mc"``)."""
     widths = check_widths(widths)
-    if method != "all" and method not in METHODS:
+    if method != "all" and method not in BOUNDS:
         raise LRCountError(f"unknown bound method {method!r}; choose from all, {', '.join(METHODS)}")
     if ranks is not None:
         check_ranks(widths, ranks)  # given by the user: an error, not a silently dropped bound
     if network is not None and ranks is None:
         ranks = [int(np.linalg.matrix_rank(w)) for w, _ in network.hidden_layers]
-    makers = {
-        "montufar2014": ("lower", lambda: montufar2014_lower(widths)),
-        "montufar2017": ("upper", lambda: montufar2017(widths)),
-        "serra2018": ("upper", lambda: serra2018(widths)),
-        "serra2018-rank": ("upper", lambda: serra2018(widths, _need(ranks, "ranks (--ranks or a MODEL)"))),
-        "serra2018-lower": ("lower", lambda: serra2018_lower(widths)),
-        "serra2018-1d": ("upper", lambda: serra2018_one_input(widths)),
-        "hinz": ("upper", lambda: hinz(widths)),
-        "cai2023": ("expected-upper", lambda: cai2023(
-            widths, _need(densities, "densities (--density)"), rank_probabilities=rank_probabilities, seed=seed,
-            progress=progress)),
-        "network": ("upper", lambda: network_bound(_need(network, "a MODEL"), domain)),
-    }
+    given = BoundInputs(widths, densities, ranks, network, domain, rank_probabilities, seed, progress)
     out = []
-    for name in METHODS if method == "all" else (method,):
-        kind, make = makers[name]
+    for spec in BOUND_SPECS if method == "all" else (BOUNDS[method],):
         try:
-            out.append(BoundValue(name, kind, make()))
+            out.append(BoundValue(spec.name, spec.kind, spec.make(given)))
         except _NotGiven as missing:
             if method != "all":
-                raise LRCountError(f"bound {name} needs {missing}") from None
+                raise LRCountError(f"bound {spec.name} needs {missing}") from None
         except LRCountError:
             if method != "all":
                 raise
@@ -139,7 +162,8 @@ def _need(value, what: str):
 
 
 __all__ = [
-    "METHODS", "PRECISION", "SCOPES", "BoundValue", "DensityPlan", "Layer", "Number", "RankSample",
+    "BOUNDS", "BOUND_SPECS", "METHODS", "PRECISION", "BoundInputs", "BoundSpec", "BoundValue", "DensityPlan", "Layer",
+    "Number", "RankSample",
     "cai2023", "cai2023_log10", "check_densities", "check_ranks", "check_widths", "compute_bounds", "hinz",
     "layered_bound", "log10", "montufar2014_lower", "montufar2017", "network_bound", "optimize_densities",
     "rank_distribution_binomial", "rank_distribution_mc", "serra2018", "serra2018_lower", "serra2018_one_input",

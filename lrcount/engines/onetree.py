@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
+from ..runtime import NEVER, Deadline
 from . import EngineRun
 
 #: Runs after every other constraint handler, so it only sees otherwise feasible solutions.
@@ -23,13 +24,13 @@ _LAST = -9_999_999
 def run(
     problem: CountingProblem,
     *,
-    time_limit: float | None = None,
+    deadline: Deadline = NEVER,
     on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` in one SCIP tree."""
     encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
-                                          time_limit=time_limit)
+                                          deadline=deadline)
     certifier.search(encoding.model.optimize)
     status = encoding.model.getStatus()
     complete = status == "infeasible"

@@ -26,24 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LRCountError
-from ..lp import inscribed_ball, search_limits
+from ..lp import inscribed_ball
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces, is_region, pattern_rows
+from ..region import AffineMap, LayerPieces, is_region, pattern_rows
+from ..runtime import NEVER, Deadline, search_limits
+from ..tolerances import CLEARANCE, FEASTOL, MIN_SINE, THIN
 from . import EngineRun, RegionLog
 from .split import Splitter
 
 #: Cells processed together through the next layers (bounds the memory).
 CHUNK = 4096
-#: A vertex closer than this to a line of the layer it is not on (unit-scaled chart units)
-#: makes its cell degenerate for :func:`_arrange`; the cell is then split neuron by neuron,
-#: where such a vertex lies on the line (:data:`FEASTOL`).
-CLEARANCE = 100 * FEASTOL
-#: Two lines at an angle with a sine below this that cross in a cell make it degenerate.
-MIN_SINE = 1e-8
-#: A face whose inscribed radius is surely below this makes its cell degenerate: lines that
-#: nearly meet at one point, or nearly parallel ones, leave faces whose vertices may be off by
-#: more than the face is wide (a region of radius 1.6 epsilon was lost so).
-THIN = 10 * CLEARANCE
 #: Sign bits (a row per vertex and face, a bit per line crossing the cell) that
 #: :func:`_arrange` holds at once; cells that need more alone are split neuron by neuron.
 BATCH_BITS = 2 ** 22
@@ -513,8 +505,8 @@ class _PlanarSplitter:
     def _hand_over(self, prefixes: np.ndarray, l: int) -> None:
         """Count the regions below cells where the arrangement is degenerate (their earlier
         layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
-        polygons' vertices are too close to other lines to trust: near-concurrent lines at the
-        1e-8 scale once left a piece of inscribed radius 0.94 epsilon and lost one of 1.75."""
+        polygons' vertices are too close to other lines to trust, so the LPs of the definition
+        decide them (docs/counting.md, the engines' table)."""
         chart = self.problem.chart
         for prefix in prefixes:
             self.degenerate += 1
@@ -601,15 +593,13 @@ def polygons(problem: CountingProblem) -> tuple[list[np.ndarray], list[np.ndarra
 def run(
     problem: CountingProblem,
     *,
-    time_limit: float | None = None,
+    deadline: Deadline = NEVER,
     on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
-    if problem.chart.dim > 2:
-        raise LRCountError(f"engine planar needs a domain of dimension 1 or 2, got {problem.chart.dim}; use split")
     status = "complete"
-    with search_limits(time_limit) as stop_reason:
+    with search_limits(deadline) as stop_reason:
         splitter = _PlanarSplitter(problem, on_region, collect, stop_reason)
         try:
             splitter.descend(_domain_cells(problem), 0)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
+from ..runtime import NEVER, Deadline
 from . import EngineRun
 
 #: Before SCIP's counter (priority -9999999), after every other constraint handler.
@@ -23,13 +24,13 @@ _BEFORE_COUNTER = -9_000_000
 def run(
     problem: CountingProblem,
     *,
-    time_limit: float | None = None,
+    deadline: Deadline = NEVER,
     on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Count the regions of ``problem`` with ``Model.count()``."""
     encoding, certifier = certified_model(problem, on_region, accept_regions=True, priority=_BEFORE_COUNTER,
-                                          time_limit=time_limit)
+                                          deadline=deadline)
     certifier.search(encoding.model.count)
     status = encoding.model.getStatus()
     complete = status in ("infeasible", "optimal")

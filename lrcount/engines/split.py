@@ -28,14 +28,14 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from ..lp import new_highs, search_limits
+from ..lp import new_highs
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces, is_region
+from ..region import AffineMap, LayerPieces, is_region
+from ..runtime import NEVER, Deadline, search_limits
+from ..tolerances import BOX_PAD, FEASTOL
 from . import EngineRun, RegionLog
 
 INF = highspy.kHighsInf
-#: Relative padding of a bounding box from LPs, far above their feasibility tolerance.
-_BOX_PAD = 1e3 * FEASTOL
 #: A box is recomputed inside a layer once this many cut rows were added since it was made.
 _STALE_ROWS = 3
 
@@ -193,7 +193,7 @@ class Splitter:
     def _tighten_box(self, frame: _Frame) -> None:
         """Replace the frame's box by its region's bounding box (2k LPs) and settle by it."""
         lower, upper, frame.points = self.lp.bounding_box()
-        frame.mid, frame.half = (lower + upper) / 2, (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(frame.mid))
+        frame.mid, frame.half = (lower + upper) / 2, (upper - lower) / 2 + BOX_PAD * (1 + np.abs(frame.mid))
         frame.box_rows = self.lp.n_rows
         self._settle_by_box(frame)
 
@@ -243,7 +243,7 @@ class Splitter:
         for row, rhs in zip(A, c):
             self.lp.push(row, rhs)
         mid = (lower + upper) / 2
-        half = (upper - lower) / 2 + _BOX_PAD * (1 + np.abs(mid))
+        half = (upper - lower) / 2 + BOX_PAD * (1 + np.abs(mid))
         return _Frame(layer, pieces, todo, on, path, mid, -1.0, self.lp.n_rows, None, mid, half, points, self.lp.n_rows)
 
     def drain(self, stack: list[_Frame], stop_reason: Callable[[], str | None]) -> str | None:
@@ -263,13 +263,13 @@ class Splitter:
 def run(
     problem: CountingProblem,
     *,
-    time_limit: float | None = None,
+    deadline: Deadline = NEVER,
     on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
     splitter = Splitter(problem, RegionLog(on_region, collect))
-    with search_limits(time_limit) as stop_reason:
+    with search_limits(deadline) as stop_reason:
         first = splitter.start()
         status = splitter.drain([] if first is None else [first], stop_reason) or "complete"
     return splitter.log.result(status, {"lps": splitter.lp.solves})

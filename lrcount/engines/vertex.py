@@ -35,24 +35,18 @@ allows for it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..lp import search_limits
 from ..problem import CountingProblem
-from ..region import FEASTOL, AffineMap, LayerPieces, certify, is_region
+from ..region import AffineMap, LayerPieces, certify, is_region
+from ..runtime import NEVER, Deadline, search_limits
+from ..tolerances import DOMAIN_SLACK, ON_PLANE
 from . import EngineRun, RegionLog, split
 from .split import Splitter
 
-#: A vertex within this distance of a hyperplane (unit-scaled chart units) is taken to lie on
-#: it, and a solved vertex farther than this from where its edge crosses is ill-conditioned.
-ON_PLANE = FEASTOL
-#: How far (unit-scaled chart units) the rows of a domain that is not a simple polytope are
-#: moved outwards, at random, to make it one (data subspaces of MNIST have vertices on 17 rows).
-DOMAIN_SLACK = 1e-6
 #: Vertices of the cells that go through the next layers together.
 CHUNK_VERTICES = 20_000
 #: A layer's cells are processed in halves once they hold more vertices than this.
@@ -409,24 +403,22 @@ class _Search:
 def run(
     problem: CountingProblem,
     *,
-    time_limit: float | None = None,
+    deadline: Deadline = NEVER,
     on_region: Callable[[int], None] = lambda n: None,
     collect: bool = False,
 ) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
-    start = time.monotonic()
     names = _EdgeNames(problem.chart.dim)
     try:
         cells, slack = _domain_cell(problem, names)
     except _Degenerate:
         cells = None
-    remaining = None if time_limit is None else max(time_limit - (time.monotonic() - start), 1e-3)
     if cells is None:  # the whole domain goes to the split engine
-        result = split.run(problem, time_limit=remaining, on_region=on_region, collect=collect)
+        result = split.run(problem, deadline=deadline, on_region=on_region, collect=collect)
         result.stats["degenerate"] = "domain"
         return result
     log = RegionLog(on_region, collect)
-    with search_limits(remaining) as stop_reason:
+    with search_limits(deadline) as stop_reason:
         search = _Search(problem, log, stop_reason, slack, names)
         identity = AffineMap.identity(problem.chart.dim)
         batched = AffineMap(*(a[None] for a in (identity.M, identity.m, identity.M_abs, identity.m_abs)))

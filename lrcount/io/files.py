@@ -109,3 +109,24 @@ def staged_folder(path: Path):
         raise
     if earlier is not None:
         shutil.rmtree(earlier, ignore_errors=True)
+
+
+def check_readable_file(path, what: str) -> Path:
+    """``path`` as a Path if it is a regular file that can be read; otherwise a clear error
+    (missing, a directory, a device, a broken link or a link loop, no permission)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise LRCountError(f"{path} is a broken symbolic link; give the {what} file it should point to") from None
+        raise LRCountError(f"no such file: {path}") from None
+    except OSError as exc:  # a link loop (ELOOP), a name too long, ...
+        raise LRCountError(f"cannot open {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise LRCountError(f"{path} is a directory; give the {what} file inside it")
+    if not stat.S_ISREG(mode):
+        raise LRCountError(f"{path} is not a regular file (a device or a pipe); give a {what} file")
+    if not os.access(path, os.R_OK):
+        raise LRCountError(f"{path} is not readable (permission denied)")
+    return path

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..domain import Box, Polytope
 from ..errors import LRCountError
+from .files import check_readable_file
 
 _DECLARE = re.compile(r"\(\s*declare-const\s+X_(\d+)\s+Real\s*\)")
 _VARIABLE = re.compile(r"([XY])_(\d+)")
@@ -134,8 +135,6 @@ def _comparison(expr, n: int):
 def read_vnnlib(path) -> Box | Polytope:
     """The input domain of a VNN-LIB file: a :class:`Box` when its input constraints are
     bounds on single inputs, else the :class:`Polytope` they cut from it."""
-    from . import check_readable_file
-
     path = check_readable_file(path, "VNN-LIB")
     try:
         text = Path(path).read_text()
