@@ -55,6 +55,10 @@ class AffineMap:
     def identity(cls, k: int) -> AffineMap:
         return cls(np.eye(k), np.zeros(k), np.eye(k), np.zeros(k))
 
+    def repeated(self, n: int) -> AffineMap:
+        """This (single) map for a batch of ``n`` cells, without copying."""
+        return AffineMap(*(np.broadcast_to(a, (n, *a.shape)) for a in (self.M, self.m, self.M_abs, self.m_abs)))
+
     def take(self, cells: np.ndarray) -> AffineMap:
         """The maps of the given cells (batched maps only)."""
         return AffineMap(self.M[cells], self.m[cells], self.M_abs[cells], self.m_abs[cells])

@@ -1,5 +1,5 @@
 """The ``planar`` engine's two ways of cutting polygons by a layer: all lines at once
-(``_arrange``, faces as distinct sign rows of their vertices) and neuron by neuron (``_split``,
+(``arrange``, faces as distinct sign rows of their vertices) and neuron by neuron (``cut_by_line``,
 for segments, cells too large for a batch, and drawing). They share the vertices' geometry but
 not the bookkeeping, so they check each other pattern by pattern. Degenerate cells go to the
 ``split`` engine when counting."""
@@ -9,7 +9,7 @@ import pytest
 from conftest import trained_network
 
 from lrcount import Box, ReLUNetwork, Subspace, count_regions
-from lrcount.engines import planar
+from lrcount.engines.planar import arrangement, search
 from lrcount.tolerances import EPSILON
 
 
@@ -34,7 +34,7 @@ def test_arrangement_and_neuron_by_neuron_find_the_same_patterns(case, monkeypat
         net = ReLUNetwork.random([6, 16, 12], seed=6)
         domain = Subspace(np.random.default_rng(6).uniform(-1, 1, (3, 6)), Box(-1, 1))
     at_once = patterns(net, domain)
-    monkeypatch.setattr(planar, "BATCH_BITS", -1)  # every cell too large: neuron by neuron
+    monkeypatch.setattr(search, "BATCH_BITS", -1)  # every cell too large: neuron by neuron
     assert patterns(net, domain) == at_once
     assert len(at_once) > 20
 
@@ -45,12 +45,12 @@ def box_cell(lo=-1.0, hi=1.0):
 
 
 def arrange(lines: np.ndarray):
-    """``_arrange`` on the square [-1, 1]^2 with lines ``a . x + c = 0`` (rows of (a, c))."""
+    """``arrange`` on the square [-1, 1]^2 with lines ``a . x + c = 0`` (rows of (a, c))."""
     lines = np.asarray(lines, float)
     planes = (lines / np.linalg.norm(lines[:, :2], axis=1, keepdims=True))[None]
     verts, owner = box_cell()
     may_cross = np.ones((1, len(lines)), bool)
-    return planar._arrange(verts, owner, 1, planes, may_cross, np.zeros((1, len(lines)), bool), EPSILON)
+    return arrangement.arrange(verts, owner, 1, planes, may_cross, np.zeros((1, len(lines)), bool), EPSILON)
 
 
 def cross(u, v):
@@ -100,5 +100,5 @@ def test_vertices_are_ordered_by_angle_within_each_face(group_scale):
     angle = rng.uniform(0, 2 * np.pi, len(group))
     radius = 10.0 ** rng.uniform(-6, 3, len(group))
     offset = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
-    order = planar._angular_order(group, offset)
+    order = arrangement._angular_order(group, offset)
     assert np.array_equal(order, np.lexsort((angle, group)))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lrcount import Box, Polytope, ReLUNetwork, Subspace, count_regions
-from lrcount.engines.vertex import _box_cell, _EdgeNames
+from lrcount.engines.vertex.polytopes import EdgeNames, _box_cell
 
 
 def one_layer(weights, biases) -> ReLUNetwork:
@@ -93,7 +93,7 @@ def test_interior_points_have_their_patterns():
 
 
 def test_box_cell_is_simple_and_named_consistently():
-    names = _EdgeNames(4)
+    names = EdgeNames(4)
     cell = _box_cell(-np.ones(4), np.ones(4), names)
     assert cell.V.shape == (16, 5)
     assert np.allclose(np.einsum("vkd,vd->vk", cell.R[cell.T], cell.V), 0)  # each vertex lies on its facets
@@ -115,9 +115,9 @@ def test_a_domain_that_cannot_be_made_simple_goes_to_split(monkeypatch):
     import lrcount.engines.vertex as vertex
 
     def not_simple(problem, names):
-        raise vertex._Degenerate
+        raise vertex.NotSimple
 
-    monkeypatch.setattr(vertex, "_domain_cell", not_simple)
+    monkeypatch.setattr(vertex, "domain_cell", not_simple)
     simplex = Polytope(np.vstack([-np.eye(3), np.ones((1, 3))]), np.r_[np.zeros(3), 1.0])
     net = ReLUNetwork.random([3, 7, 6], seed=4)
     result = count_regions(net, simplex, engine="vertex")
@@ -126,7 +126,7 @@ def test_a_domain_that_cannot_be_made_simple_goes_to_split(monkeypatch):
 
 
 def test_a_cell_on_the_hyperplane_is_dropped_or_handed_over():
-    names = _EdgeNames(3)
+    names = EdgeNames(3)
     cell = _box_cell(-np.ones(3), np.ones(3), names)
     plane, on_plane = np.array([[1.0, 0, 0, 0]]), np.zeros(8)
     dropped, _, _, bad = cell.cut(names, np.array([0]), on_plane, plane, np.array([[False, False]]))

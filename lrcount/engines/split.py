@@ -34,6 +34,7 @@ from ..region import AffineMap, LayerPieces, is_region
 from ..runtime import NEVER, Deadline, search_limits
 from ..tolerances import BOX_PAD, FEASTOL
 from . import EngineRun, RegionLog
+from .cells import box_sides, unit_planes
 
 INF = highspy.kHighsInf
 #: A box is recomputed inside a layer once this many cut rows were added since it was made.
@@ -103,7 +104,7 @@ class _ChebyshevLP:
         return float(x[self.k]), x[: self.k]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Frame:
     """A node of the search: the region of the path so far, once ``row`` is added to the
     LP's first ``n_rows`` rows; ``radius`` < 0 means its witness ball is not known yet."""
@@ -169,8 +170,9 @@ class Splitter:
             return None
         pieces = affine.layer(*self.layers[l])
         on = pieces.on_if_constant.copy()
-        frame = _Frame(l, pieces, np.flatnonzero(~pieces.constant), on, path, x, radius, n_rows, None,
-                       mid, half, np.zeros((0, self.lp.k)), n_rows)
+        frame = _Frame(layer=l, pieces=pieces, todo=np.flatnonzero(~pieces.constant), on=on, path=path, x=x,
+                       radius=radius, n_rows=n_rows, row=None, mid=mid, half=half, points=np.zeros((0, self.lp.k)),
+                       box_rows=n_rows)
         self._settle_by_box(frame)
         if frame.todo.size > self.box_lps:
             self._tighten_box(frame)
@@ -183,12 +185,13 @@ class Splitter:
 
     @staticmethod
     def _settle_by_box(frame: _Frame) -> None:
-        """Decide the undecided neurons whose sign is constant on the frame's box."""
-        pieces, todo = frame.pieces, frame.todo
-        centre = pieces.G[todo] @ frame.mid + pieces.gamma[todo]
-        spread = np.abs(pieces.G[todo]) @ frame.half
-        frame.on[todo] = centre - spread > 0
-        frame.todo = todo[(centre - spread <= 0) & (centre + spread > 0)]
+        """Decide the undecided neurons whose sign is constant on the frame's box (no slack:
+        the box is already padded by ``BOX_PAD``, far above the LPs' tolerance)."""
+        todo = frame.todo
+        planes = unit_planes(frame.pieces)[todo][None]
+        centre, may_cross = box_sides(planes, (frame.mid - frame.half)[None], (frame.mid + frame.half)[None], 0.0)
+        frame.on[todo] = centre[0] > 0
+        frame.todo = todo[may_cross[0]]
 
     def _tighten_box(self, frame: _Frame) -> None:
         """Replace the frame's box by its region's bounding box (2k LPs) and settle by it."""
@@ -228,12 +231,13 @@ class Splitter:
             on = frame.on.copy()
             on[i] = side
             A, c = pieces.margin_rows(on, np.array([i]))
-            children.append(_Frame(frame.layer, pieces, rest, on, frame.path, x, radius if is_region(radius, self.eps) else -1.0,
-                                   lp.n_rows, (A[0], c[0]), frame.mid, frame.half, frame.points[sign * at_points >= 0],
-                                   frame.box_rows))
+            children.append(_Frame(layer=frame.layer, pieces=pieces, todo=rest, on=on, path=frame.path, x=x,
+                                   radius=radius if is_region(radius, self.eps) else -1.0, n_rows=lp.n_rows,
+                                   row=(A[0], c[0]), mid=frame.mid, half=frame.half,
+                                   points=frame.points[sign * at_points >= 0], box_rows=frame.box_rows))
         return children
 
-    def resume(self, layer: int, pieces: LayerPieces, on: np.ndarray, todo: np.ndarray, path: tuple,
+    def resume(self, *, layer: int, pieces: LayerPieces, on: np.ndarray, todo: np.ndarray, path: tuple,
                A: np.ndarray, c: np.ndarray, lower: np.ndarray, upper: np.ndarray, points: np.ndarray) -> _Frame:
         """The search node below a partial pattern: ``path`` holds the signs of the layers
         before ``layer``, ``on`` those of its neurons outside ``todo``; the set of that pattern
@@ -244,7 +248,8 @@ class Splitter:
             self.lp.push(row, rhs)
         mid = (lower + upper) / 2
         half = (upper - lower) / 2 + BOX_PAD * (1 + np.abs(mid))
-        return _Frame(layer, pieces, todo, on, path, mid, -1.0, self.lp.n_rows, None, mid, half, points, self.lp.n_rows)
+        return _Frame(layer=layer, pieces=pieces, todo=todo, on=on, path=path, x=mid, radius=-1.0, n_rows=self.lp.n_rows,
+                      row=None, mid=mid, half=half, points=points, box_rows=self.lp.n_rows)
 
     def drain(self, stack: list[_Frame], stop_reason: Callable[[], str | None]) -> str | None:
         """Search depth first from the nodes on ``stack``; the reason to stop early, if any."""
@@ -258,6 +263,29 @@ class Splitter:
 
     def _found(self, path: tuple, x: np.ndarray) -> None:
         self.log.add([np.concatenate(path) if path else np.zeros(0, bool)], [x.copy()])
+
+
+class Fallback:
+    """The ``split`` engine for the cells another engine cannot decide by its own means (not
+    simple, degenerate): it records into that engine's log, and is built on first need (its
+    HiGHS instance costs 0.3 ms, more than many whole counts)."""
+
+    def __init__(self, problem: CountingProblem, log: RegionLog):
+        self.problem, self.log = problem, log
+        self.splitter: Splitter | None = None
+        self.cells = 0
+
+    def count_below(self, stop_reason: Callable[[], str | None], **where) -> str | None:
+        """Count the regions below one partial pattern (``where``: the keyword arguments of
+        :meth:`Splitter.resume`); the reason to stop early, if any."""
+        self.cells += 1
+        if self.splitter is None:
+            self.splitter = Splitter(self.problem, self.log)
+        return self.splitter.drain([self.splitter.resume(**where)], stop_reason)
+
+    @property
+    def lps(self) -> int:
+        return 0 if self.splitter is None else self.splitter.lp.solves
 
 
 def run(

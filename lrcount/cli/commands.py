@@ -1,32 +1,17 @@
-"""The ``lrcount`` command line: a thin layer over the library.
-
-Errors print one line on stderr and exit non-zero. Solver output never reaches stdout: while a
-command runs, file descriptor 1 points to stderr, and only the command's result is printed to
-the real stdout, so ``--json`` output stays parseable.
-"""
+"""The commands: each reads its options, calls the library and returns the text to print."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import re
 import sys
 
 import numpy as np
 
-from . import __version__
-from .bounds import METHODS as BOUND_METHODS
-from .count import CountResult, count_regions
-from .domain import Box, Domain, Subspace, stored_box
-from .engines import ENGINE_NAMES, ENGINES, auto_rule, engine_spec, listing_engines
-from .errors import LRCountError, NotWrittenError
-from .runtime import c_stdout_redirected
-from .tolerances import EPSILON
-
-EXIT_BAD_INPUT = 2
-EXIT_NOT_WRITTEN = 1  # the result was printed, but a file it should have gone to was not written
-EXIT_INTERRUPTED = 130
+from ..count import CountResult, count_regions
+from ..domain import Box, Domain, Subspace, stored_box
+from ..engines import ENGINE_NAMES, engine_spec, listing_engines
+from ..errors import LRCountError, NotWrittenError
 
 
 def _domain_from_args(args) -> Domain | None:
@@ -299,132 +284,3 @@ def cmd_plot(args) -> str:
 
 def _show_progress(args) -> bool:
     return not args.quiet
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lrcount", description="Count the linear regions of ReLU networks exactly, and bound them."
-    )
-    parser.add_argument("--version", action="version", version=f"lrcount {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    count = sub.add_parser("count", help="count the regions of a model in a domain")
-    count.add_argument("model", help="a .npz, .pt / .pth (state dict) or .onnx file")
-    where = count.add_mutually_exclusive_group()
-    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
-    where.add_argument("--box-file", metavar="F",
-                       help="a VNN-LIB file: its input bounds give the box, other linear input constraints cut it")
-    count.add_argument("--through", metavar="POINTS.npy",
-                       help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
-                            "by default, the points' range")
-    count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
-                       help=", ".join(f"{spec.name} ({spec.domains})" for spec in ENGINES)
-                       + f"; auto (default): {auto_rule()}")
-    count.add_argument("--time-limit", type=float, metavar="S", help="stop after S seconds (the count is then a lower bound)")
-    count.add_argument("--epsilon", type=float, default=EPSILON,
-                       help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
-    count.add_argument("--json", action="store_true", help="print one JSON object")
-    count.add_argument("--regions", metavar="OUT.npz", help="save each region's pattern and an interior point")
-    count.add_argument("--quiet", action="store_true", help="no progress line")
-    count.set_defaults(run=cmd_count)
-
-    example = sub.add_parser("example", help="count the regions of a small built-in network with every engine")
-    example.add_argument("--json", action="store_true", help="print one JSON object")
-    example.set_defaults(run=cmd_example)
-
-    bound = sub.add_parser("bound", help="analytical bounds for an architecture or a model")
-    bound.add_argument("model", nargs="?", help="a model file: adds the bound of this network on its domain")
-    bound.add_argument("--widths", help="input dimension and hidden widths, e.g. 784,100,100")
-    bound.add_argument("--density", help="per-layer densities for the sparsity-aware bound, e.g. 0.01,0.01")
-    bound.add_argument("--ranks", help="per-layer ranks for serra2018-rank")
-    bound.add_argument("--method", default="all",
-                       help=f"all (default) or one of: {', '.join(BOUND_METHODS)}")
-    bound.add_argument("--rank-probabilities", default="binomial", choices=("binomial", "mc"),
-                       help="P(rank) for cai2023: binomial approximation or Monte Carlo")
-    bound.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo rank distribution")
-    bound.add_argument("--total-density", type=float, help="with --optimize: the overall density to spread")
-    bound.add_argument("--optimize", action="store_true", help="compare uniform and bound-optimised densities")
-    where = bound.add_mutually_exclusive_group()
-    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"),
-                       help="with MODEL: the box [LO, HI] on every input for the bound of this network")
-    where.add_argument("--box-file", metavar="F", help="with MODEL: a VNN-LIB file whose input bounds give the box")
-    bound.add_argument("--json", action="store_true", help="print one JSON object")
-    bound.set_defaults(run=cmd_bound)
-    plot = sub.add_parser("plot", help="draw the regions of 2-D models (or on a plane through 3 points) side by side")
-    plot.add_argument("models", nargs="+", help="model files (.npz, .pt, .onnx), e.g. unpruned and pruned")
-    where = plot.add_mutually_exclusive_group()
-    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
-    where.add_argument("--box-file", metavar="F", help="a VNN-LIB file whose input bounds give the box")
-    plot.add_argument("--through", metavar="POINTS.npy", help="draw on the plane through these 3 points (rows)")
-    plot.add_argument("--out", default="regions.png", help="the figure to write, in the format its suffix names (default regions.png)")
-    plot.set_defaults(run=cmd_plot)
-
-    cmp = sub.add_parser("compare", help="train, prune (uniform and bound-guided), count, bound and compare")
-    cmp.add_argument("--data", default="moons", choices=("moons", "circles", "spirals", "mnist"),
-                     help="a synthetic 2-D set made in code (default moons) or MNIST from --mnist")
-    cmp.add_argument("--mnist", metavar="FOLDER", help="folder with the MNIST IDX files (with --data mnist)")
-    cmp.add_argument("--widths", help="input dimension and hidden widths (default: n0,16,16; MNIST 784,20,20)")
-    cmp.add_argument("--densities", default="1,0.5,0.25,0.1", help="total densities to compare (default 1,0.5,0.25,0.1)")
-    cmp.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
-    cmp.add_argument("--subspaces", default="1,2",
-                     help="for inputs of more than 2 dimensions: count on subspaces through S+1 data points (default 1,2)")
-    cmp.add_argument("--epochs", type=int, help="training epochs (default 15 for MNIST, as the paper; 60 for synthetic)")
-    cmp.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs after pruning (default 15; 30 synthetic)")
-    cmp.add_argument("--lr", type=float, help="SGD learning rate (default 0.01 for MNIST; 0.1 with momentum 0.9 synthetic)")
-    cmp.add_argument("--out", default="lrcount-compare", help="output folder (default ./lrcount-compare)")
-    cmp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel counting processes (default: all cores)")
-    cmp.add_argument("--time-limit", type=float, metavar="S", help="per count; incomplete counts are marked >=")
-    cmp.add_argument("--json", action="store_true", help="print the study as JSON")
-    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
-    cmp.set_defaults(run=cmd_compare)
-    _accept_negative_numbers(parser)
-    return parser
-
-
-def _accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
-    """Let ``--box -1e-3 1e-3`` and ``--ranks -1,5`` parse: argparse takes ``-1e-3`` for an
-    option unless told that negative numbers in e-notation, and lists of numbers that start
-    with one, are values too."""
-    number = r"((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf|infinity|nan)"
-    parser._negative_number_matcher = re.compile(rf"^-{number}(,\s*[-+]?{number})*$", re.IGNORECASE)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _accept_negative_numbers(sub)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        with c_stdout_redirected(2):
-            output = args.run(args)
-    except NotWrittenError as exc:  # the work was done: show it, then say what was not written
-        if exc.result is not None:
-            _print_result(exc.result)
-        print(f"lrcount: error: {exc}", file=sys.stderr)
-        return EXIT_NOT_WRITTEN
-    except LRCountError as exc:
-        print(f"lrcount: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("lrcount: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
-        if os.environ.get("LRCOUNT_DEBUG"):
-            raise
-        print(f"lrcount: internal error: {type(exc).__name__}: {exc} (set LRCOUNT_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
-    _print_result(output)
-    return 0
-
-
-def _print_result(output: str) -> None:
-    try:
-        print(output)
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader closed the pipe (| head): nothing left to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``planar`` engine: exact splitting of segments (1-D domains) and convex polygons (2-D
+domains) by the layers' hyperplanes, with no LP (cf. regioncam, Berzins 2023, which splits a
+planar partition edge by edge).
+
+All cells of a layer are processed at once with numpy: a cell holds its vertices and, for the
+layer being split, the affine pre-activations of its region. A polygon is cut by all the
+layer's lines together (:func:`arrange`: the faces of the arrangement are read off the signs
+at its vertices); a polygon where a vertex comes within :data:`CLEARANCE` of a line it is not
+on is handed to the ``split`` engine, whose LPs decide it by the definition (as ``vertex``
+does with cells that are not simple); segments, and polygons too large for one batch, are
+split neuron by neuron (:func:`cut_by_line`), where a vertex within :data:`FEASTOL` of a
+hyperplane lies on it. The definition of a region is
+:mod:`lrcount.region`'s: a piece is kept iff it holds a ball of radius epsilon. For a segment
+that is half its length; for a convex polygon of area A and perimeter P the inscribed radius r
+obeys A / P <= r <= 2 A / P (Bonnesen), and the few pieces in between get the exact Chebyshev
+LP. Neurons constant on a cell take their sign (:class:`~lrcount.region.LayerPieces`). After
+each layer the cells are processed in chunks, depth first, so memory stays flat in the number
+of regions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...problem import CountingProblem
+from ...runtime import NEVER, Deadline, search_limits
+from .. import EngineRun
+from .drawing import polygons
+from .polygons import domain_cells
+from .search import PlanarSplitter, Stop
+
+__all__ = ["polygons", "run"]
+
+
+def run(
+    problem: CountingProblem,
+    *,
+    deadline: Deadline = NEVER,
+    on_region: Callable[[int], None] = lambda n: None,
+    collect: bool = False,
+) -> EngineRun:
+    """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
+    status = "complete"
+    with search_limits(deadline) as stop_reason:
+        splitter = PlanarSplitter(problem, on_region, collect, stop_reason)
+        try:
+            splitter.descend(domain_cells(problem), 0)
+        except Stop as stop:
+            status = stop.status
+    return splitter.log.result(status, {"degenerate": splitter.fallback.cells})

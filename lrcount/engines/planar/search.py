@@ -1,0 +1,162 @@
+"""The depth-first search of the ``planar`` engine: a layer at a time, degenerate cells handed
+to ``split``, regions recorded in chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...problem import CountingProblem
+from ...region import LayerPieces, pattern_rows
+from ...tolerances import FEASTOL
+from .. import RegionLog
+from ..cells import box_sides, ragged_starts, unit_planes
+from ..split import Fallback
+from .arrangement import BATCH_BITS, arrange, batches, concatenate_faces, with_entry
+from .polygons import Cells, cut_by_line, interior_points, keep_thick, select
+
+#: Cells processed together through the next layers (bounds the memory).
+CHUNK = 4096
+
+
+class PlanarSplitter:
+    """The search. ``stop_reason`` says why to stop, if at all. With ``draw``, degenerate cells
+    are split neuron by neuron so that every region has a polygon; otherwise they are handed
+    to the ``split`` engine, which decides them by the LPs of the definition (:meth:`_hand_over`)."""
+
+    def __init__(self, problem: CountingProblem, on_region, collect, stop_reason, *, draw: bool = False):
+        self.problem = problem
+        self.layers = problem.net.hidden_layers
+        self.log = RegionLog(on_region, collect)
+        self.stop_reason = stop_reason
+        self.draw = draw
+        self.polygons: list[np.ndarray] = []
+        self.fallback = Fallback(problem, self.log)
+
+    def should_stop(self) -> None:
+        if reason := self.stop_reason():
+            raise Stop(reason)
+
+    def descend(self, cells: Cells, l: int) -> None:
+        """Split ``cells`` by the layers from ``l`` on and record the regions."""
+        if l == len(self.layers):
+            self._found(cells)
+            return
+        cells, pieces, entry, on = self._split_layer(cells, l)
+        for start in range(0, cells.n, CHUNK):
+            chunk = np.arange(start, min(start + CHUNK, cells.n))
+            verts, owner = select(cells.verts, cells.owner, cells.n, chunk)
+            # the maps of one chunk at a time: for all cells they can take gigabytes
+            affine = pieces.restrict(on[chunk], entry[chunk])
+            self.descend(Cells(verts, owner, len(chunk), affine, cells.patterns[chunk]), l + 1)
+
+    def _split_layer(self, cells: Cells, l: int) -> tuple[Cells, LayerPieces, np.ndarray, np.ndarray]:
+        """Split ``cells`` by layer ``l``: the new cells (patterns up to l, no maps yet), the
+        layer's pieces, and each new cell's entry cell and signs in the layer.
+
+        Polygons are cut by all the layer's lines at once (:func:`arrange`), in batches of
+        :data:`BATCH_BITS`; those where that meets a degeneracy are handed over
+        (:meth:`_hand_over`; split neuron by neuron when drawing); segments and polygons too
+        large for a batch are split neuron by neuron (:meth:`_split_by_neurons`)."""
+        batched = cells.affine if cells.affine.M.ndim == 3 else cells.affine.repeated(cells.n)
+        pieces: LayerPieces = batched.layer(*self.layers[l])
+        planes = unit_planes(pieces)
+        starts = ragged_starts(cells.owner, cells.n)[:-1]
+        lower, upper = np.minimum.reduceat(cells.verts, starts), np.maximum.reduceat(cells.verts, starts)
+        # slack FEASTOL: a line within it of a vertex is on it, here as when splitting neuron by neuron
+        centre, may_cross = box_sides(planes, lower, upper, FEASTOL)
+        may_cross &= ~pieces.constant
+        settled = np.where(pieces.constant, pieces.on_if_constant, centre > 0)
+        parts, by_neurons = [], [np.arange(cells.n)]
+        if cells.verts.shape[1] == 2:
+            lines = may_cross.sum(axis=1)
+            cost = (np.bincount(cells.owner, minlength=cells.n) + 2 * lines * (lines + 1)) * np.maximum(lines, 1)
+            small = np.flatnonzero(cost <= BATCH_BITS)
+            by_neurons = [np.flatnonzero(cost > BATCH_BITS)]
+            for group in batches(cost[small]):
+                group = small[group]
+                self.should_stop()
+                verts, owner = select(cells.verts, cells.owner, cells.n, group)
+                *faces, degenerate = arrange(verts, owner, len(group), planes[group], may_cross[group],
+                                              settled[group], self.problem.epsilon)
+                parts.append(with_entry(faces, group))
+                if self.draw:
+                    by_neurons.append(group[degenerate])
+                else:
+                    self._hand_over(cells.patterns[group[degenerate]], l)
+        by_neurons = np.concatenate(by_neurons)
+        if by_neurons.size:
+            verts, owner = select(cells.verts, cells.owner, cells.n, by_neurons)
+            faces = self._split_by_neurons(verts, owner, len(by_neurons), planes[by_neurons],
+                                           may_cross[by_neurons], settled[by_neurons])
+            parts.append(with_entry(faces, by_neurons))
+        verts, owner, n, entry, on = concatenate_faces(parts)
+        return Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
+
+    def _hand_over(self, prefixes: np.ndarray, l: int) -> None:
+        """Count the regions below cells where the arrangement is degenerate (their earlier
+        layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
+        polygons' vertices are too close to other lines to trust, so the LPs of the definition
+        decide them (docs/counting.md, the engines' table)."""
+        chart = self.problem.chart
+        for prefix in prefixes:
+            rows = pattern_rows(self.problem.net, chart, prefix, layers=l)
+            if rows.conflict is not None:
+                continue
+            pieces = rows.affine.layer(*self.layers[l])
+            mine = rows.owners >= 0
+            if reason := self.fallback.count_below(
+                    self.stop_reason, layer=l, pieces=pieces, on=pieces.on_if_constant.copy(),
+                    todo=np.flatnonzero(~pieces.constant), path=(prefix,), A=rows.A[mine], c=rows.c[mine],
+                    lower=chart.lower, upper=chart.upper, points=np.zeros((0, chart.dim))):
+                raise Stop(reason)
+
+    def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled):
+        """Split cells by one neuron at a time: (verts, owner, n, entry, on) of the pieces."""
+        width = planes.shape[1]
+        entry = np.arange(n)  # each cell's cell at the layer's entry
+        on = np.zeros((n, width), bool)
+        for i in range(width):
+            self.should_stop()
+            on[:, i] = settled[entry, i]
+            crossing = may_cross[entry, i]
+            if not crossing.any():
+                continue
+            at_crossing = crossing[owner]
+            sub_owner = (np.cumsum(crossing) - 1)[owner[at_crossing]]
+            plane = planes[entry[crossing], i][sub_owner]  # each vertex's cell's unit normal and offset
+            sub_verts = verts[at_crossing]
+            distance = np.einsum("ij,ij->i", plane[:, :-1], sub_verts) + plane[:, -1]
+            n_sub = int(crossing.sum())
+            new_verts, new_owner, n_new, sub_parent, sub_side = cut_by_line(sub_verts, sub_owner, n_sub, distance,
+                                                                      np.zeros(n_sub, int))
+            if n_new != n_sub:
+                first_new = n_new - 2 * (n_new - n_sub)  # the halves of split cells come last
+                tail = np.searchsorted(new_owner, first_new)
+                keep = np.ones(n_new, bool)
+                keep[first_new:] = keep_thick(new_verts[tail:], new_owner[tail:] - first_new, n_new - first_new,
+                                               self.problem.epsilon)
+                if not keep.all():
+                    kept = np.flatnonzero(keep)
+                    new_verts, new_owner = select(new_verts, new_owner, n_new, kept)
+                    sub_parent, sub_side = sub_parent[kept], sub_side[kept]
+            # the cells it cannot cross first, unchanged, then the crossed ones as split
+            rest = ~crossing
+            n_rest = int(rest.sum())
+            verts = np.concatenate([verts[~at_crossing], new_verts])
+            owner = np.concatenate([(np.cumsum(rest) - 1)[owner[~at_crossing]], n_rest + new_owner])
+            parent = np.concatenate([np.flatnonzero(rest), np.flatnonzero(crossing)[sub_parent]])
+            entry, on, n = entry[parent], on[parent], len(parent)
+            on[n_rest:, i] = sub_side
+        return verts, owner, n, entry, on
+
+    def _found(self, cells: Cells) -> None:
+        if self.draw:
+            starts = cells.starts
+            self.polygons.extend(cells.verts[starts[j]:starts[j + 1]] for j in range(cells.n))
+        points = interior_points(cells.verts, cells.owner, cells.n, self.problem.epsilon) if self.log.collect else ()
+        self.log.add(cells.patterns, points)
+
+
+class Stop(Exception):
+    def __init__(self, status: str):
+        self.status = status
