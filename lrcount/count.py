@@ -72,7 +72,7 @@ def pick_engine(engine: str, chart: Chart) -> EngineSpec:
         return engine_spec(auto_engine(chart.dim, "box" if chart.A.shape[0] == 0 else "polytope"))
     spec = engine_spec(engine)
     if spec.max_dim is not None and chart.dim > spec.max_dim:
-        raise LRCountError(f"engine {spec.name} needs a domain of dimension 1 to {spec.max_dim}, got {chart.dim}; "
+        raise LRCountError(f"engine {spec.name} needs a domain of dimension at most {spec.max_dim}, got {chart.dim}; "
                            f"use {auto_engine(chart.dim, 'box' if chart.A.shape[0] == 0 else 'polytope')}")
     return spec
 

@@ -148,7 +148,7 @@ def bad_cli_inputs(tmp_path):
         (["count", model, "--box", 0, 1, "--regions", model], "would overwrite the input"),
         (["count", model, "--box", 0, 1, "--regions", t / "r.npz", "--engine", "scip-count"], "lists regions"),
         (["count", npz(t / "five.npz", W0=np.ones((2, 5)), b0=np.zeros(2), W1=np.ones((1, 2)), b1=np.zeros(1)),
-          "--box", 0, 1, "--engine", "planar"], "dimension 1 or 2"),
+          "--box", 0, 1, "--engine", "planar"], "dimension at most 2"),
         (["count", model, "--box-file", box], None),  # a valid call among the bad ones: must pass
         (["count", model, "--through", t / "text.npz"], "not a .npy array"),
         (["count", model, "--through", npy(t / "one.npy", np.zeros((1, 2)))], "S + 1 >= 2"),
@@ -251,7 +251,7 @@ API_CASES = [
     (lambda: count_regions(example_network(), engine="foo"), "unknown engine"),
     (lambda: count_regions(example_network(), time_limit=float("inf")), "positive number of seconds"),
     (lambda: count_regions(example_network(), Box(-1, 1, ), epsilon=1.0), "epsilon"),
-    (lambda: count_regions(ReLUNetwork.random([5, 3]), Box(-1, 1), engine="planar"), "dimension 1 or 2"),
+    (lambda: count_regions(ReLUNetwork.random([5, 3]), Box(-1, 1), engine="planar"), "dimension at most 2"),
     (lambda: bounds.serra2018([784, 100, 100], ranks=[200, 5]), "rank lies in"),
     (lambda: bounds.cai2023([784, 100, 100], [0.1, 2.0]), "(0, 1]"),
     (lambda: bounds.optimize_densities([2, 3, 3], 0.01), "every layer needs at least one"),

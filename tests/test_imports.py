@@ -14,8 +14,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(path: Path, modules: set[str]) -> set[str]:
-    """The lrcount modules that ``path`` imports anywhere in its body (relative imports)."""
+def relative_imports(path: Path, modules: set[str]) -> set[str]:
+    """The modules (or packages) that ``path``'s relative imports name, anywhere in its body."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found = set()
@@ -25,7 +25,12 @@ def imported_modules(path: Path, modules: set[str]) -> set[str]:
             target = f"{base}.{node.module}" if node.module else base
             for alias in node.names:
                 found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
-    return {m for m in found if m in modules and m != name}
+    return found - {name}
+
+
+def imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The lrcount modules that ``path`` imports anywhere in its body."""
+    return relative_imports(path, modules) & modules
 
 
 def import_graph() -> nx.DiGraph:
@@ -36,6 +41,14 @@ def import_graph() -> nx.DiGraph:
     for path in paths:
         graph.add_edges_from((module_name(path), target) for target in imported_modules(path, modules))
     return graph
+
+
+def test_every_relative_import_names_a_module_of_the_package():
+    """Imports inside functions run only when called: a wrong one is found here, not by a user."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(p) for p in paths}
+    unresolved = {(module_name(p), target) for p in paths for target in relative_imports(p, modules) - modules}
+    assert not unresolved, sorted(unresolved)
 
 
 def test_there_is_no_import_cycle():

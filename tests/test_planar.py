@@ -59,7 +59,8 @@ def cross(u, v):
 
 def test_faces_tile_the_cell_in_counterclockwise_order():
     rng = np.random.default_rng(0)
-    verts, owner, n, entry, on, degenerate = arrange(np.c_[rng.standard_normal((9, 2)), 0.5 * rng.standard_normal(9)])
+    faces, degenerate = arrange(np.c_[rng.standard_normal((9, 2)), 0.5 * rng.standard_normal(9)])
+    verts, owner, n, entry, on = faces.verts, faces.owner, faces.n, faces.entry, faces.on
     assert not degenerate.any() and (entry == 0).all()
     starts = np.searchsorted(owner, np.arange(n + 1))
     areas = []
@@ -76,7 +77,7 @@ def test_faces_tile_the_cell_in_counterclockwise_order():
 def test_lines_through_one_point_are_left_to_the_neuron_by_neuron_split():
     angles = np.pi * np.arange(5) / 5
     normals = np.c_[np.cos(angles), np.sin(angles)]
-    *_, degenerate = arrange(np.c_[normals, -normals @ [0.2, 0.1]])
+    _, degenerate = arrange(np.c_[normals, -normals @ [0.2, 0.1]])
     assert degenerate.all()
     w = np.c_[np.cos(angles), np.sin(angles)]
     net = ReLUNetwork((w, np.ones((1, 5))), (np.zeros(5), np.zeros(1)))
@@ -84,7 +85,7 @@ def test_lines_through_one_point_are_left_to_the_neuron_by_neuron_split():
 
 
 def test_a_line_through_a_corner_is_degenerate_and_counted_right():
-    *_, degenerate = arrange([[1.0, 1.0, 0.0], [1.0, -1.0, 0.3]])  # the first passes through (1, -1)
+    _, degenerate = arrange([[1.0, 1.0, 0.0], [1.0, -1.0, 0.3]])  # the first passes through (1, -1)
     assert degenerate.all()
     net = ReLUNetwork((np.array([[1.0, 1.0], [1.0, -1.0]]), np.ones((1, 2))), (np.array([0.0, 0.3]), np.zeros(1)))
     assert count_regions(net, Box(-1, 1), engine="planar").count == 4

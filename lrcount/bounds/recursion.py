@@ -1,8 +1,10 @@
 """The recursion shared by the bounds, the input checks, and log10 of numbers of any size.
 
 Every function takes ``widths = [n_0, n_1, ..., n_L]``: the input dimension and the hidden ReLU
-widths (the affine output layer never splits and is not listed). Bounds are exact Python
-integers; expectations over random pruning are exact ``Fraction`` objects.
+widths (the affine output layer never splits and is not listed). Bounds over all weights are
+exact Python integers; the recursion also takes rank distributions with ``Fraction`` (exact)
+or ``Decimal`` probabilities, and :func:`lrcount.bounds.cai2023` returns its expectation as a
+15-digit ``Decimal`` computed in log space.
 
 The recursion shared by the Serra, rank-refined, sparsity-aware and per-network bounds is, for
 layer l with ``u`` splitting neurons, ``a`` neurons that are always active and rank ``k``::

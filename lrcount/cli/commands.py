@@ -29,7 +29,7 @@ def _box_from_args(args) -> Domain | None:
     if args.box is not None:
         return Box(args.box[0], args.box[1])
     if args.box_file is not None:
-        from .io import read_vnnlib
+        from ..io import read_vnnlib
 
         return read_vnnlib(args.box_file)
     return None
@@ -37,7 +37,7 @@ def _box_from_args(args) -> Domain | None:
 
 def _read_points(path) -> np.ndarray:
     """S + 1 data points, one per row, from a ``.npy`` file (never unpickled)."""
-    from .io import check_readable_file
+    from ..io import check_readable_file
 
     path = check_readable_file(path, "points (.npy)")
     try:
@@ -64,7 +64,7 @@ def _report_count(result: CountResult, args) -> str:
         for l, layer in enumerate(result.layers, start=1)
     ])
     if args.regions:
-        from .io import write_arrays
+        from ..io import write_arrays
 
         try:
             write_arrays(args.regions, {"patterns": result.patterns.astype(np.uint8), "points": result.points,
@@ -76,7 +76,7 @@ def _report_count(result: CountResult, args) -> str:
 
 
 def cmd_count(args) -> str:
-    from .io import load
+    from ..io import load
 
     if args.regions and args.engine != "auto" and not engine_spec(args.engine).lists_regions:
         raise LRCountError(f"--regions needs an engine that lists regions: auto, {', '.join(listing_engines())}")
@@ -104,7 +104,7 @@ def cmd_count(args) -> str:
 
 
 def cmd_example(args) -> str:
-    from .examples import example_network
+    from ..examples import example_network
 
     network = example_network()
     results = [count_regions(network, engine=name) for name in ENGINE_NAMES]
@@ -118,7 +118,7 @@ def cmd_example(args) -> str:
 def _regions_path(path: str, model: str) -> str:
     """Where ``--regions`` writes (``.npz`` added if missing), checked before the count so that a
     long count is never lost to a bad path, and never the model file under any name."""
-    from .io import check_output_file
+    from ..io import check_output_file
 
     target = path if path.endswith(".npz") else path + ".npz"
     if os.path.isdir(path):
@@ -161,11 +161,11 @@ def _bound_table(widths, bounds) -> list[str]:
 
 
 def cmd_bound(args) -> dict | str:
-    from . import bounds
+    from .. import bounds
 
     network = domain = None
     if args.model:
-        from .io import load
+        from ..io import load
 
         network = load(args.model)
         domain = _domain_from_args(args) or stored_box(network)
@@ -222,11 +222,11 @@ def _given(value, default):
 
 
 def cmd_compare(args) -> str:
-    from . import compare, data
-    from .io import check_output_folder, staged_folder, write_atomically
-    from .plot import plot_study
-    from .progress import progress_bar
-    from .train import TrainingSetup
+    from .. import compare, data
+    from ..io import check_output_folder, staged_folder, write_atomically
+    from ..plot import plot_study
+    from ..progress import progress_bar
+    from ..train import TrainingSetup
 
     if args.data == "mnist":
         if not args.mnist:
@@ -266,8 +266,8 @@ def cmd_compare(args) -> str:
 def cmd_plot(args) -> str:
     from pathlib import Path
 
-    from .io import check_output_file, load
-    from .plot import figure_formats, plot_regions
+    from ..io import check_output_file, load
+    from ..plot import figure_formats, plot_regions
 
     out = check_output_file(args.out, "--out", inputs=args.models)
     formats = figure_formats()

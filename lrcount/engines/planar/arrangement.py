@@ -3,7 +3,7 @@ the signs at the arrangement's vertices (no LP)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,14 +67,14 @@ def arrange(verts, owner, n, planes, may_cross, settled, epsilon):
     takes a fixed number of numpy calls per layer, where splitting pays for every neuron.
 
     ``planes`` are unit normals and offsets, ``may_cross`` the lines to test and ``settled``
-    every line's side of the cells it cannot cross. Returns (verts, owner, n, entry, on) of the
-    faces that hold a ball of radius ``epsilon``, and a mask of the cells found degenerate,
+    every line's side of the cells it cannot cross. Returns the :class:`Faces` that hold a
+    ball of radius ``epsilon``, and a mask of the cells found degenerate,
     which get no faces here (hand them over, or split them neuron by neuron).
     """
     degenerate = np.zeros(n, bool)
     on, chords, corner_rows = _chords(verts, owner, n, planes, may_cross, settled, degenerate)
     row_cell, row_bits, row_points = _vertex_rows(verts, owner, chords, corner_rows, degenerate)
-    return (*_faces(row_cell, row_bits, row_points, on, chords, epsilon, degenerate), degenerate)
+    return _faces(row_cell, row_bits, row_points, on, chords, epsilon, degenerate), degenerate
 
 
 def _chords(verts, owner, n, planes, may_cross, settled, degenerate):
@@ -176,7 +176,7 @@ def _faces(row_cell, row_bits, row_points, on, chords: _Chords, epsilon, degener
         faces = np.flatnonzero(thick)
         verts, owner = select(verts, owner, n_faces, faces)
         entry, on, n_faces = entry[faces], on[faces], len(faces)
-    return verts, owner, n_faces, entry, on
+    return Faces(verts, owner, n_faces, entry, on)
 
 
 def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,16 +226,28 @@ def batches(cost: np.ndarray) -> list[np.ndarray]:
     return np.split(np.arange(len(cost)), np.flatnonzero(np.diff(group)) + 1)
 
 
-def with_entry(faces: tuple, cells: np.ndarray) -> tuple:
-    """Faces of a selection of ``cells`` with their entry cells in the full numbering."""
-    verts, owner, n, entry, on = faces
-    return verts, owner, n, cells[entry], on
+@dataclass(frozen=True)
+class Faces:
+    """The pieces that a layer cuts from cells: ``n`` polygons (or segments) with vertices
+    ``verts`` grouped by ``owner`` (sorted), the cell each comes from (``entry``) and the signs
+    of the layer's neurons on it (``on``)."""
 
+    verts: np.ndarray
+    owner: np.ndarray
+    n: int
+    entry: np.ndarray
+    on: np.ndarray
 
-def concatenate_faces(parts: list[tuple]) -> tuple:
-    """(verts, owner, n, entry, on) of several sets of faces, one after the other."""
-    offsets = np.cumsum([0] + [n for _, _, n, _, _ in parts])
-    return (np.concatenate([verts for verts, *_ in parts]),
-            np.concatenate([owner + offset for (_, owner, *_), offset in zip(parts, offsets)]),
-            int(offsets[-1]), np.concatenate([entry for *_, entry, _ in parts]),
-            np.concatenate([on for *_, on in parts]))
+    def from_cells(self, cells: np.ndarray) -> Faces:
+        """These faces, cut from a selection ``cells`` of the cells, with their entry cells
+        numbered as in the full set."""
+        return replace(self, entry=cells[self.entry])
+
+    @staticmethod
+    def concatenate(parts: list[Faces]) -> Faces:
+        """Several sets of faces, one after the other."""
+        offsets = np.cumsum([0] + [part.n for part in parts])
+        return Faces(np.concatenate([part.verts for part in parts]),
+                     np.concatenate([part.owner + offset for part, offset in zip(parts, offsets)]),
+                     int(offsets[-1]), np.concatenate([part.entry for part in parts]),
+                     np.concatenate([part.on for part in parts]))

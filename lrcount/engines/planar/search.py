@@ -11,7 +11,7 @@ from ...tolerances import FEASTOL
 from .. import RegionLog
 from ..cells import box_sides, ragged_starts, unit_planes
 from ..split import Fallback
-from .arrangement import BATCH_BITS, arrange, batches, concatenate_faces, with_entry
+from .arrangement import BATCH_BITS, Faces, arrange, batches
 from .polygons import Cells, cut_by_line, interior_points, keep_thick, select
 
 #: Cells processed together through the next layers (bounds the memory).
@@ -76,9 +76,9 @@ class PlanarSplitter:
                 group = small[group]
                 self.should_stop()
                 verts, owner = select(cells.verts, cells.owner, cells.n, group)
-                *faces, degenerate = arrange(verts, owner, len(group), planes[group], may_cross[group],
+                faces, degenerate = arrange(verts, owner, len(group), planes[group], may_cross[group],
                                               settled[group], self.problem.epsilon)
-                parts.append(with_entry(faces, group))
+                parts.append(faces.from_cells(group))
                 if self.draw:
                     by_neurons.append(group[degenerate])
                 else:
@@ -88,9 +88,10 @@ class PlanarSplitter:
             verts, owner = select(cells.verts, cells.owner, cells.n, by_neurons)
             faces = self._split_by_neurons(verts, owner, len(by_neurons), planes[by_neurons],
                                            may_cross[by_neurons], settled[by_neurons])
-            parts.append(with_entry(faces, by_neurons))
-        verts, owner, n, entry, on = concatenate_faces(parts)
-        return Cells(verts, owner, n, None, np.concatenate([cells.patterns[entry], on], axis=1)), pieces, entry, on
+            parts.append(faces.from_cells(by_neurons))
+        faces = Faces.concatenate(parts)
+        patterns = np.concatenate([cells.patterns[faces.entry], faces.on], axis=1)
+        return Cells(faces.verts, faces.owner, faces.n, None, patterns), pieces, faces.entry, faces.on
 
     def _hand_over(self, prefixes: np.ndarray, l: int) -> None:
         """Count the regions below cells where the arrangement is degenerate (their earlier
@@ -110,8 +111,8 @@ class PlanarSplitter:
                     lower=chart.lower, upper=chart.upper, points=np.zeros((0, chart.dim))):
                 raise Stop(reason)
 
-    def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled):
-        """Split cells by one neuron at a time: (verts, owner, n, entry, on) of the pieces."""
+    def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled) -> Faces:
+        """Split cells by one neuron at a time: the pieces, as :class:`Faces`."""
         width = planes.shape[1]
         entry = np.arange(n)  # each cell's cell at the layer's entry
         on = np.zeros((n, width), bool)
@@ -147,7 +148,7 @@ class PlanarSplitter:
             parent = np.concatenate([np.flatnonzero(rest), np.flatnonzero(crossing)[sub_parent]])
             entry, on, n = entry[parent], on[parent], len(parent)
             on[n_rest:, i] = sub_side
-        return verts, owner, n, entry, on
+        return Faces(verts, owner, n, entry, on)
 
     def _found(self, cells: Cells) -> None:
         if self.draw:
