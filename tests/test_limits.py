@@ -15,14 +15,33 @@ from lrcount.examples import example_network
 from lrcount.io import load, save_npz
 
 
-def test_the_time_limit_covers_a_large_subspace_s_set_up():
-    """A 100-D subspace of a 784-input network needs 200 LPs before counting starts (15 s
-    here); a 1 s limit used to return after all of them."""
+def test_the_time_limit_covers_a_large_subspace_s_set_up(monkeypatch):
+    """A 100-D subspace of a 784-input network bounded by 200 LPs before counting starts (15 s
+    here; since then such subspaces get their box without LPs): a 1 s limit used to return
+    after all of them."""
+    from lrcount import domain
+
+    monkeypatch.setattr(domain, "LP_BOX_MAX_DIM", 1000)
     rng = np.random.default_rng(0)
     net = ReLUNetwork.random([784, 20, 20], seed=0)
     result = count_regions(net, Subspace(rng.uniform(-0.5, 2.9, (101, 784)), Box(-0.5, 2.9)), time_limit=1)
     assert not result.complete and result.status == "timelimit" and result.count == 0
     assert result.stats == {"stopped": "during set-up"}
+
+
+def test_a_many_dimensional_subspace_s_box_without_lps_holds_the_bounding_box_and_counts_alike(monkeypatch):
+    from lrcount import domain
+
+    rng = np.random.default_rng(3)
+    points, box = rng.uniform(-0.5, 2.9, (18, 784)), Box(-0.5, 2.9)
+    net = ReLUNetwork.random([784, 3, 3], seed=1)
+    cheap = Subspace(points, box)
+    assert cheap.chart(784).A.shape[1] == 17 > domain.LP_BOX_MAX_DIM
+    monkeypatch.setattr(domain, "LP_BOX_MAX_DIM", 1000)
+    tight = Subspace(points, box)
+    assert np.all(cheap.chart(784).lower <= tight.chart(784).lower + 1e-9)
+    assert np.all(cheap.chart(784).upper >= tight.chart(784).upper - 1e-9)
+    assert count_regions(net, cheap, engine="split").count == count_regions(net, tight, engine="split").count > 1
 
 
 def test_a_domain_s_chart_is_computed_once():
