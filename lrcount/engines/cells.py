@@ -22,18 +22,21 @@ def ragged_starts(owner: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(owner, np.arange(n + 1))
 
 
-def unit_planes(pieces: LayerPieces) -> np.ndarray:
+def unit_planes(pieces: LayerPieces, rows: np.ndarray | None = None) -> np.ndarray:
     """The layer's hyperplanes ``(G_i, gamma_i) / ||G_i||`` (last axis: normal, then offset),
-    for one cell or a batch (constant neurons keep their norm of 1)."""
-    return np.concatenate([pieces.G, pieces.gamma[..., None]], axis=-1) / pieces.norms[..., None]
+    for one cell or a batch, of the neurons ``rows`` only if given (constant neurons keep
+    their norm of 1)."""
+    G, gamma, norms = (pieces.G, pieces.gamma, pieces.norms) if rows is None else \
+        (pieces.G[rows], pieces.gamma[rows], pieces.norms[rows])
+    return np.concatenate([G, gamma[..., None]], axis=-1) / norms[..., None]
 
 
-def box_sides(planes: np.ndarray, lower: np.ndarray, upper: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
-    """For cells with bounding boxes ``[lower, upper]`` (cells x k) and hyperplanes with unit
-    normals (``planes``: cells x width x (k + 1)): each plane's value at its cell's box centre,
-    and whether the plane may cross the box grown by ``slack`` (where it may not, the value's
-    sign is its side on the whole cell)."""
+def box_sides(planes: np.ndarray, mid: np.ndarray, half: np.ndarray, slack: float) -> tuple[np.ndarray, np.ndarray]:
+    """For boxes ``mid +- half`` (k, or cells x k) and hyperplanes with unit normals
+    (``planes``: width x (k + 1), or cells x width x (k + 1)): each plane's value at its box's
+    centre, and whether the plane may cross the box grown by ``slack`` (where it may not, the
+    value's sign is its side on the whole box)."""
     normals, offsets = planes[..., :-1], planes[..., -1]
-    centre = np.einsum("enk,ek->en", normals, (lower + upper) / 2) + offsets
-    spread = np.einsum("enk,ek->en", np.abs(normals), (upper - lower) / 2)
+    centre = np.matmul(normals, mid[..., None])[..., 0] + offsets
+    spread = np.matmul(np.abs(normals), half[..., None])[..., 0]
     return centre, np.abs(centre) <= spread + slack

@@ -17,29 +17,37 @@ from ..problem import CountingProblem
 from ..runtime import NEVER, Deadline
 from . import EngineRun
 
-#: Runs after every other constraint handler, so it only sees otherwise feasible solutions.
-_LAST = -9_999_999
 
-
-def run(
-    problem: CountingProblem,
-    *,
-    deadline: Deadline = NEVER,
-    on_region: Callable[[int], None] = lambda n: None,
-    collect: bool = False,
-) -> EngineRun:
+def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+        collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` in one SCIP tree."""
-    encoding, certifier = certified_model(problem, on_region, accept_regions=False, priority=_LAST,
-                                          deadline=deadline)
-    certifier.search(encoding.model.optimize)
+    return certified_search(problem, deadline=deadline, on_region=on_region, collect=collect, counter=False)
+
+
+#: The certifier's priority for the milp engine: after every other constraint handler, so it
+#: only sees otherwise feasible solutions.
+LAST = -9_999_999
+#: For scip-count: before SCIP's counter (priority -9999999), after every other handler.
+BEFORE_COUNTER = -9_000_000
+
+
+def certified_search(problem: CountingProblem, *, deadline: Deadline, on_region, collect: bool, counter: bool) -> EngineRun:
+    """One SCIP search with the :class:`~lrcount.milp.PatternCertifier`, as the two MILP engines run it:
+    ``counter=False`` (``milp``) rejects every candidate, records the regions and cuts them off
+    until the tree is infeasible; ``counter=True`` (``scip-count``) lets SCIP's counter count
+    the candidates the certifier accepts (it counts, and lists no region)."""
+    encoding, certifier = certified_model(problem, on_region, accept_regions=counter,
+                                          priority=BEFORE_COUNTER if counter else LAST, deadline=deadline)
+    certifier.search(encoding.model.count if counter else encoding.model.optimize)
     status = encoding.model.getStatus()
-    complete = status == "infeasible"
-    regions = list(certifier.regions.values())
+    complete = status in (("infeasible", "optimal") if counter else ("infeasible",))
+    regions = [] if counter else list(certifier.regions.values())
+    listed = collect and not counter
     return EngineRun(
-        count=len(regions),
+        count=encoding.model.getNCountedSols() if counter else len(regions),
         complete=complete,
         status="complete" if complete else status,
-        patterns=[problem.full_pattern(signs) for signs, _ in regions] if collect else None,
-        points=[centre for _, centre in regions] if collect else None,
+        patterns=[problem.full_pattern(signs) for signs, _ in regions] if listed else None,
+        points=[centre for _, centre in regions] if listed else None,
         stats=search_stats(encoding, certifier),
     )

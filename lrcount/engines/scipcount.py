@@ -12,31 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
 from ..runtime import NEVER, Deadline
 from . import EngineRun
-
-#: Before SCIP's counter (priority -9999999), after every other constraint handler.
-_BEFORE_COUNTER = -9_000_000
+from .onetree import certified_search
 
 
-def run(
-    problem: CountingProblem,
-    *,
-    deadline: Deadline = NEVER,
-    on_region: Callable[[int], None] = lambda n: None,
-    collect: bool = False,
-) -> EngineRun:
+def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+        collect: bool = False) -> EngineRun:
     """Count the regions of ``problem`` with ``Model.count()``."""
-    encoding, certifier = certified_model(problem, on_region, accept_regions=True, priority=_BEFORE_COUNTER,
-                                          deadline=deadline)
-    certifier.search(encoding.model.count)
-    status = encoding.model.getStatus()
-    complete = status in ("infeasible", "optimal")
-    return EngineRun(
-        count=encoding.model.getNCountedSols(),
-        complete=complete,
-        status="complete" if complete else status,
-        stats=search_stats(encoding, certifier),
-    )
+    return certified_search(problem, deadline=deadline, on_region=on_region, collect=collect, counter=True)

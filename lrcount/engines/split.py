@@ -188,10 +188,9 @@ class Splitter:
         """Decide the undecided neurons whose sign is constant on the frame's box (no slack:
         the box is already padded by ``BOX_PAD``, far above the LPs' tolerance)."""
         todo = frame.todo
-        planes = unit_planes(frame.pieces)[todo][None]
-        centre, may_cross = box_sides(planes, (frame.mid - frame.half)[None], (frame.mid + frame.half)[None], 0.0)
-        frame.on[todo] = centre[0] > 0
-        frame.todo = todo[may_cross[0]]
+        centre, may_cross = box_sides(unit_planes(frame.pieces, todo), frame.mid, frame.half, 0.0)
+        frame.on[todo] = centre > 0
+        frame.todo = todo[may_cross]
 
     def _tighten_box(self, frame: _Frame) -> None:
         """Replace the frame's box by its region's bounding box (2k LPs) and settle by it."""
@@ -288,13 +287,8 @@ class Fallback:
         return 0 if self.splitter is None else self.splitter.lp.solves
 
 
-def run(
-    problem: CountingProblem,
-    *,
-    deadline: Deadline = NEVER,
-    on_region: Callable[[int], None] = lambda n: None,
-    collect: bool = False,
-) -> EngineRun:
+def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+        collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
     splitter = Splitter(problem, RegionLog(on_region, collect))
     with search_limits(deadline) as stop_reason:

@@ -32,13 +32,8 @@ from .search import PlanarSplitter, Stop
 __all__ = ["polygons", "run"]
 
 
-def run(
-    problem: CountingProblem,
-    *,
-    deadline: Deadline = NEVER,
-    on_region: Callable[[int], None] = lambda n: None,
-    collect: bool = False,
-) -> EngineRun:
+def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+        collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
     status = "complete"
     with search_limits(deadline) as stop_reason:

@@ -63,7 +63,7 @@ class PlanarSplitter:
         starts = ragged_starts(cells.owner, cells.n)[:-1]
         lower, upper = np.minimum.reduceat(cells.verts, starts), np.maximum.reduceat(cells.verts, starts)
         # slack FEASTOL: a line within it of a vertex is on it, here as when splitting neuron by neuron
-        centre, may_cross = box_sides(planes, lower, upper, FEASTOL)
+        centre, may_cross = box_sides(planes, (lower + upper) / 2, (upper - lower) / 2, FEASTOL)
         may_cross &= ~pieces.constant
         settled = np.where(pieces.constant, pieces.on_if_constant, centre > 0)
         parts, by_neurons = [], [np.arange(cells.n)]

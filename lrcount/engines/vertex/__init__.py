@@ -49,13 +49,8 @@ from .search import VertexSearch
 __all__ = ["run"]
 
 
-def run(
-    problem: CountingProblem,
-    *,
-    deadline: Deadline = NEVER,
-    on_region: Callable[[int], None] = lambda n: None,
-    collect: bool = False,
-) -> EngineRun:
+def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+        collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
     names = EdgeNames(problem.chart.dim)
     try:

@@ -64,7 +64,7 @@ class VertexSearch:
         lower, upper = np.minimum.reduceat(cells.V[:, :-1], starts), np.maximum.reduceat(cells.V[:, :-1], starts)
         # slack 2 epsilon: the width below which a side cut off is dropped (_split_neuron), so
         # that a plane that grazes the box is tested on the vertices by the same rule
-        centre, may_cross = box_sides(planes, lower, upper, 2 * self.eps)
+        centre, may_cross = box_sides(planes, (lower + upper) / 2, (upper - lower) / 2, 2 * self.eps)
         may_cross &= ~pieces.constant
         layer = _Layer(l, pieces, planes, may_cross, np.where(pieces.constant, pieces.on_if_constant, centre > 0), patterns)
         self._split_from(layer, cells, np.arange(cells.n), np.zeros((cells.n, planes.shape[1]), bool), 0)
