@@ -198,3 +198,16 @@ def test_a_subspace_inside_a_box_with_fixed_coordinates():
     wide = Subspace(points, Box([-1, -1, -1, -1], [1, 1, 1, 1]))
     assert counts(net, flat) == counts(net, wide)
     assert min(counts(net, flat)) > 1
+
+
+@pytest.mark.parametrize("engine", ["milp", "scip-count"])
+def test_a_milp_search_that_finds_no_region_is_an_error_not_a_count(engine, monkeypatch):
+    """Every domain with an interior holds a region; a complete SCIP search that found none
+    means SCIP's numerics failed (as on a network with large biases given unit rows), and is
+    reported so, never as a count of 0."""
+    from lrcount import LRCountError
+    from lrcount.region import Certificate
+
+    monkeypatch.setattr("lrcount.milp.certify", lambda *args, **kwargs: Certificate(-np.inf))
+    with pytest.raises(LRCountError, match="found no region at all"):
+        count_regions(ReLUNetwork.random([2, 4, 4], seed=0), Box(-1, 1), engine=engine)

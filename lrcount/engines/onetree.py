@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..errors import LRCountError
 from ..milp import certified_model, search_stats
 from ..problem import CountingProblem
 from ..runtime import NEVER, Deadline
@@ -41,10 +42,14 @@ def certified_search(problem: CountingProblem, *, deadline: Deadline, on_region,
     certifier.search(encoding.model.count if counter else encoding.model.optimize)
     status = encoding.model.getStatus()
     complete = status in (("infeasible", "optimal") if counter else ("infeasible",))
+    found = encoding.model.getNCountedSols() if counter else len(certifier.regions)
+    if complete and found == 0:
+        raise LRCountError("SCIP found no region at all, which cannot be right for a domain with an interior: its "
+                           "numerics failed on this network; count with split or vertex")
     regions = [] if counter else list(certifier.regions.values())
     listed = collect and not counter
     return EngineRun(
-        count=encoding.model.getNCountedSols() if counter else len(regions),
+        count=found,
         complete=complete,
         status="complete" if complete else status,
         patterns=[problem.full_pattern(signs) for signs, _ in regions] if listed else None,
