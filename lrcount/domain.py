@@ -83,7 +83,8 @@ def _half_widths(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
 class Domain:
     """Base class: a set of network inputs in which regions are counted. Subclasses define
     :meth:`_chart`; :meth:`chart` computes it once per input dimension and keeps it, since a
-    study counts many networks on one domain and a subspace's chart costs 2k LPs."""
+    study counts many networks on one domain and a subspace's chart costs 2k LPs. The arrays
+    that define a domain are read-only, so the kept chart cannot go stale."""
 
     def chart(self, input_dim: int, *, deadline: Deadline = NEVER) -> Chart:
         """The domain as a :class:`Chart` for a network of ``input_dim`` inputs; once
@@ -98,6 +99,13 @@ class Domain:
 
     def to_dict(self) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``array``."""
+    array = np.array(array)
+    array.setflags(write=False)
+    return array
 
 
 def stored_box(network) -> Box | None:
@@ -133,7 +141,7 @@ class Box(Domain):
         if bad.size:
             i = int(bad[0])
             raise LRCountError(f"empty box: lower {lower[i]:g} > upper {upper[i]:g} at input {i}; swap the bounds")
-        self.lower, self.upper = lower.copy(), upper.copy()
+        self.lower, self.upper = _frozen(lower), _frozen(upper)
 
     def bounds(self, input_dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) broadcast to ``input_dim`` inputs."""
@@ -161,8 +169,8 @@ class Polytope(Domain):
     """The bounded polytope ``{x : A x <= c}`` with a non-empty interior."""
 
     def __init__(self, A, c):
-        self.A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-        self.c = np.asarray(c, dtype=np.float64).reshape(-1)
+        self.A = _frozen(np.atleast_2d(np.asarray(A, dtype=np.float64)))
+        self.c = _frozen(np.asarray(c, dtype=np.float64).reshape(-1))
         if self.A.shape[0] != self.c.shape[0]:
             raise LRCountError(f"polytope: A has {self.A.shape[0]} rows but c has {self.c.shape[0]} entries")
         if not (np.isfinite(self.A).all() and np.isfinite(self.c).all()):
@@ -189,7 +197,7 @@ class Subspace(Domain):
 
     def __init__(self, points, box: Box | None = None):
         try:
-            self.points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+            self.points = _frozen(np.atleast_2d(np.asarray(points, dtype=np.float64)))
         except (TypeError, ValueError):
             raise LRCountError("subspace points must be rows of numbers, all of one length (an S+1 x n0 array)") from None
         if self.points.ndim != 2 or self.points.shape[0] < 2:

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lrcount import Box, LRCountError, ReLUNetwork, Subspace, count_regions
+from lrcount import Box, LRCountError, Polytope, ReLUNetwork, Subspace, count_regions
 from lrcount.examples import example_network
 from lrcount.io import load, save_npz
 
@@ -44,9 +44,12 @@ def test_a_many_dimensional_subspace_s_box_without_lps_holds_the_bounding_box_an
     assert count_regions(net, cheap, engine="split").count == count_regions(net, tight, engine="split").count > 1
 
 
-def test_a_domain_s_chart_is_computed_once():
+def test_a_domain_s_chart_is_computed_once_and_cannot_go_stale():
     domain = Subspace(np.random.default_rng(1).uniform(-1, 1, (4, 30)), Box(-1, 1))
     assert domain.chart(30) is domain.chart(30)
+    for array in (domain.points, domain.box.lower, Polytope(np.eye(2), np.ones(2)).A):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 5.0
 
 
 def bomb(path, unpacked_bytes: int) -> None:
