@@ -68,12 +68,13 @@ def pick_engine(engine: str, chart: Chart) -> EngineSpec:
     """The engine to run: ``engine`` itself, checked against the domain's dimension, or for
     ``"auto"`` the one :func:`lrcount.engines.auto_engine` picks for the chart (the fastest
     exact engine in docs/benchmarks.md)."""
+    fastest = auto_engine(chart.dim, "box" if chart.A.shape[0] == 0 else "polytope")
     if engine == "auto":
-        return engine_spec(auto_engine(chart.dim, "box" if chart.A.shape[0] == 0 else "polytope"))
+        return engine_spec(fastest)
     spec = engine_spec(engine)
     if spec.max_dim is not None and chart.dim > spec.max_dim:
         raise LRCountError(f"engine {spec.name} needs a domain of dimension at most {spec.max_dim}, got {chart.dim}; "
-                           f"use {auto_engine(chart.dim, 'box' if chart.A.shape[0] == 0 else 'polytope')}")
+                           f"use {fastest}")
     return spec
 
 
