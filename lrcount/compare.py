@@ -117,11 +117,13 @@ def run_study(
     out: Path | None = None,
     time_limit: float | None = None,
     jobs: int = 2,
+    client=None,
     box: Box | None = None,
     progress=None,
 ) -> Study:
-    """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given).
-    ``progress(n)`` is called as steps finish (training runs and counts)."""
+    """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given). The
+    counts run ``jobs`` at a time, or on the Dask cluster of ``client``. ``progress(n)`` is
+    called as steps finish (training runs and counts)."""
     densities = sorted({float(p) for p in densities}, reverse=True)
     bad = [p for p in densities if not 0.0 < p <= 1.0]
     if bad:
@@ -166,7 +168,7 @@ def run_study(
                 )
                 reports.append(report)
                 tasks += [(report, net, name, domain) for name, domain in domains.items()]
-    results = count_many([(net, domain) for _, net, _, domain in tasks], jobs=max(1, jobs), progress=progress,
+    results = count_many([(net, domain) for _, net, _, domain in tasks], jobs=max(1, jobs), client=client, progress=progress,
                          time_limit=time_limit)
     for (report, net, name, domain), result in zip(tasks, results):
         log_bound = bounds.log10(bounds.network_bound(net, domain))

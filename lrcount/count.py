@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .checkpoint import Checkpoint, problem_identity
 from .domain import Chart, Domain, stored_box
-from .engines import EngineSpec, auto_engine, engine_spec, get_engine, listing_engines
+from .engines import EngineSpec, auto_engine, engine_spec, get_engine, get_explorer, listing_engines
 from .errors import LRCountError
 from .io.torch import network_from_module
 from .network import ReLUNetwork
+from .parallel import ParallelSearch, usable_cores
 from .problem import CountingProblem, resolve_domain
 from .progress import progress_bar
 from .runtime import Deadline, SetupTimeout
@@ -87,6 +90,11 @@ def count_regions(
     progress: bool = False,
     return_regions: bool = False,
     epsilon: float = EPSILON,
+    jobs: int | None = None,
+    client=None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    checkpoint_every: float = 60.0,
 ) -> CountResult:
     """Count the full-dimensional linear (activation) regions of ``network`` in ``domain``.
 
@@ -114,6 +122,18 @@ def count_regions(
     epsilon
         A pattern is a region iff its set holds a ball of this radius, relative to the radius
         of the domain's largest ball (:mod:`lrcount.region`).
+    jobs
+        Worker processes for this one count (default: the cores this process may use). The
+        count runs in this process first, for half a second; only a count that lasts longer
+        starts workers (:mod:`lrcount.parallel`). ``1``: one search in this process. The
+        ``milp`` and ``scip-count`` engines always run as one search.
+    client
+        A ``dask.distributed.Client``: run the count's tasks on its cluster instead.
+    checkpoint
+        A file to save the count's state to, every ``checkpoint_every`` seconds, on a time
+        limit or Ctrl-C, and at the end (atomically); with ``resume=True``, the count goes on
+        from the state saved there (refused if it was made for another network, domain,
+        epsilon or engine). Regions (``return_regions``) are kept beside it (``FILE.regions``).
     """
     network, domain = _checked_inputs(network, domain)
     if engine != "auto":
@@ -121,6 +141,9 @@ def count_regions(
     if time_limit is not None and (not isinstance(time_limit, (int, float)) or isinstance(time_limit, bool)
                                    or not 0 < time_limit < math.inf):
         raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit!r}; leave it out for no limit")
+    workers = _checked_jobs(jobs, client)
+    if resume and checkpoint is None:
+        raise LRCountError("resume=True needs the checkpoint file to resume from (checkpoint=PATH)")
     domain = resolve_domain(domain, stored_box(network))
     start = time.perf_counter()
     deadline = Deadline.after(time_limit)
@@ -130,13 +153,23 @@ def count_regions(
         name = spec.name
         if return_regions and not spec.lists_regions:
             raise LRCountError(f"engine {name} counts without listing regions; use {', '.join(listing_engines())} to get them")
+        tasks = (workers > 1 or client is not None or checkpoint is not None) and (
+            get_explorer(name) is not None or jobs is not None or client is not None or checkpoint is not None)
+        saved = None
+        if checkpoint is not None:
+            saved = Checkpoint(checkpoint, problem_identity(network, domain, epsilon, name), resume=resume,
+                               every=checkpoint_every)
         problem = CountingProblem.build(network, domain, epsilon, tighten=spec.tightened_bounds, deadline=deadline)
     except (KeyboardInterrupt, SetupTimeout) as stop:
         status = "userinterrupt" if isinstance(stop, KeyboardInterrupt) else "timelimit"
         return CountResult(0, False, status, name, time.perf_counter() - start, epsilon, network.widths,
                            0, domain.to_dict(), [], stats={"stopped": "during set-up"})
     with progress_bar(progress, desc=f"counting ({name})", unit=" regions") as bar:
-        run = get_engine(name)(problem, deadline=deadline, on_region=bar.update, collect=return_regions)
+        if tasks:
+            run = ParallelSearch(problem, name, jobs=workers, client=client, deadline=deadline, on_region=bar.update,
+                                 collect=return_regions, checkpoint=saved, on_status=bar.set_postfix_str).run()
+        else:
+            run = get_engine(name)(problem, deadline=deadline, on_region=bar.update, collect=return_regions)
     return CountResult(
         count=run.count,
         complete=run.complete,
@@ -152,6 +185,17 @@ def count_regions(
         patterns=None if run.patterns is None else np.array(run.patterns, dtype=bool).reshape(-1, network.n_hidden),
         points=None if run.points is None else problem.chart.to_input(np.array(run.points).reshape(-1, problem.chart.dim)),
     )
+
+
+def _checked_jobs(jobs, client) -> int:
+    """The number of worker processes: ``jobs``, checked, or the usable cores."""
+    if jobs is None:
+        return usable_cores()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise LRCountError(f"jobs must be a whole number of processes >= 1, got {jobs!r}")
+    if client is not None and jobs != 1:
+        raise LRCountError("give either jobs (local processes) or a Dask client, not both")
+    return jobs
 
 
 def _checked_inputs(network, domain) -> tuple[ReLUNetwork, Domain | None]:
@@ -178,18 +222,27 @@ def count_many(
     pairs: list[tuple[ReLUNetwork, Domain | None]],
     *,
     jobs: int = 1,
+    client=None,
     progress=False,
     **kwargs,
 ) -> list[CountResult]:
-    """Count many (network, domain) pairs, in ``jobs`` parallel processes, with one progress bar
-    over all of them (``progress=True``; or a function called with 1 as each count ends, to
-    drive a bar of your own); ``kwargs`` go to :func:`count_regions` (engine, time_limit,
-    epsilon, ...). Results come back in the order of ``pairs``."""
+    """Count many (network, domain) pairs, each on one core, ``jobs`` at a time in local
+    processes or all on the Dask cluster of ``client``, with one progress bar over all of them
+    (``progress=True``; or a function called with 1 as each count ends, to drive a bar of your
+    own); ``kwargs`` go to :func:`count_regions` (engine, time_limit, epsilon, ...). Results
+    come back in the order of ``pairs``."""
     from concurrent.futures import ProcessPoolExecutor
 
-    tasks = [(network, domain, kwargs) for network, domain in pairs]
+    tasks = [(network, domain, {"jobs": 1, **kwargs}) for network, domain in pairs]
     with progress_bar(progress is True, total=len(tasks), desc="counting", unit=" counts") as bar:
         advance = progress if callable(progress) else bar.update
+        if client is not None:
+            from distributed import as_completed
+
+            futures = client.map(_count_one, tasks, pure=False)
+            for _ in as_completed(futures):
+                advance(1)
+            return [future.result() for future in futures]
         results = []
         with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext() as pool:
             for result in pool.map(_count_one, tasks) if pool else map(_count_one, tasks):

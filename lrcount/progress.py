@@ -25,6 +25,9 @@ class _NoProgress:
     def update(self, n: int = 1) -> None:
         pass
 
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
 
 class _Lines:
     """Progress as a plain line every :data:`LINE_INTERVAL` seconds, after :data:`DELAY`:
@@ -34,6 +37,7 @@ class _Lines:
         self.desc, self.unit, self.total = desc, unit.strip(), total
         self.stream = stream or sys.stderr
         self.n = 0
+        self.postfix = ""
         self.start = time.monotonic()
         self.last = self.start + DELAY - LINE_INTERVAL
 
@@ -51,13 +55,20 @@ class _Lines:
             self.last = now
             self._write()
 
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """Text shown after the count (tqdm's name for it)."""
+        self.postfix = text
+
     def _write(self) -> None:
         done = f"{self.n}/{self.total}" if self.total else f"{self.n}"
-        print(f"lrcount: {self.desc}: {done} {self.unit}, {time.monotonic() - self.start:.0f} s", file=self.stream, flush=True)
+        seconds = time.monotonic() - self.start
+        rate = f", {self.n / seconds:.0f} {self.unit}/s" if seconds > 0 else ""
+        extra = f", {self.postfix}" if self.postfix else ""
+        print(f"lrcount: {self.desc}: {done} {self.unit}, {seconds:.0f} s{rate}{extra}", file=self.stream, flush=True)
 
 
 def progress_bar(enabled: bool, *, desc: str, unit: str, total: int | None = None):
-    """A progress reporter with tqdm's ``update``, used as a context manager: a tqdm bar when
+    """A progress reporter with tqdm's ``update`` and ``set_postfix_str``, used as a context manager: a tqdm bar when
     stderr is a terminal, plain lines when it is not, a no-op when not ``enabled``."""
     if not enabled:
         return _NoProgress()

@@ -99,8 +99,23 @@ def cmd_count(args) -> str:
         progress=_show_progress(args),
         return_regions=bool(args.regions),
         epsilon=args.epsilon,
+        jobs=args.jobs,
+        client=_client(args.scheduler),
+        checkpoint=args.checkpoint or args.resume,
+        resume=args.resume is not None,
+        checkpoint_every=args.checkpoint_every,
     )
+    result.stats.pop("task_log", None)  # the library's, for replaying the run's split
     return _report_count(result, args)
+
+
+def _client(address: str | None):
+    """A Dask client of the scheduler at ``address``, or None."""
+    if address is None:
+        return None
+    from ..parallel import dask_client
+
+    return dask_client(address)
 
 
 def cmd_example(args) -> str:
@@ -253,7 +268,8 @@ def cmd_compare(args) -> str:
         with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains),
                           desc="compare", unit=" steps") as bar:
             study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
-                                      out=staging, time_limit=args.time_limit, jobs=args.jobs, progress=bar.update,
+                                      out=staging, time_limit=args.time_limit, jobs=args.jobs, client=_client(args.scheduler),
+                                      progress=bar.update,
                                       box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
         written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
                    *plot_study(study, staging)]

@@ -37,6 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
     count.add_argument("--json", action="store_true", help="print one JSON object")
     count.add_argument("--regions", metavar="OUT.npz", help="save each region's pattern and an interior point")
+    count.add_argument("--jobs", type=int, metavar="N",
+                       help="worker processes for this count (default: all usable cores; counts that end within "
+                            "0.2 s start none; 1: one search in this process)")
+    count.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the count on a Dask cluster, e.g. tcp://host:8786 (pip install 'lrcount[dask]')")
+    saving = count.add_mutually_exclusive_group()
+    saving.add_argument("--checkpoint", metavar="FILE",
+                        help="save the count's state to FILE (a new file) now and then, on Ctrl-C and at the end")
+    saving.add_argument("--resume", metavar="FILE", help="go on with the count saved in FILE, and keep saving it")
+    count.add_argument("--checkpoint-every", type=float, default=60.0, metavar="S",
+                       help="seconds between two checkpoints (default 60)")
     count.add_argument("--quiet", action="store_true", help="no progress line")
     count.set_defaults(run=cmd_count)
 
@@ -85,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--lr", type=float, help="SGD learning rate (default 0.01 for MNIST; 0.1 with momentum 0.9 synthetic)")
     cmp.add_argument("--out", default="lrcount-compare", help="output folder (default ./lrcount-compare)")
     cmp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel counting processes (default: all cores)")
+    cmp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the counts on a Dask cluster, e.g. tcp://host:8786 (pip install 'lrcount[dask]')")
     cmp.add_argument("--time-limit", type=float, metavar="S", help="per count; incomplete counts are marked >=")
     cmp.add_argument("--json", action="store_true", help="print the study as JSON")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -117,6 +117,14 @@ def get_engine(name: str) -> Engine:
     return import_module(f".{engine_spec(name).module}", __name__).run
 
 
+def get_explorer(name: str) -> Callable | None:
+    """The function that explores a task's prefixes for the engine called ``name``
+    (:mod:`lrcount.engines.frontier`), or None for an engine that runs only as one search."""
+    from importlib import import_module
+
+    return getattr(import_module(f".{engine_spec(name).module}", __name__), "explore", None)
+
+
 def engines_for(dim: int) -> tuple[str, ...]:
     """The engines that can count in a domain of dimension ``dim``."""
     return tuple(spec.name for spec in ENGINES if spec.max_dim is None or dim <= spec.max_dim)
@@ -143,4 +151,4 @@ def auto_rule() -> str:
 
 
 __all__ = ["ENGINES", "ENGINE_NAMES", "Engine", "EngineRun", "EngineSpec", "RegionLog", "auto_engine", "auto_rule",
-           "engine_spec", "engines_for", "get_engine", "listing_engines"]
+           "engine_spec", "engines_for", "get_engine", "get_explorer", "listing_engines"]

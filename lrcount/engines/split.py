@@ -30,11 +30,12 @@ import numpy as np
 
 from ..lp import new_highs
 from ..problem import CountingProblem
-from ..region import AffineMap, LayerPieces, is_region
+from ..region import AffineMap, LayerPieces, is_region, pattern_rows
 from ..runtime import NEVER, Deadline, search_limits
 from ..tolerances import BOX_PAD, FEASTOL
 from . import EngineRun, RegionLog
 from .cells import box_sides, unit_planes
+from .frontier import Prefix
 
 INF = highspy.kHighsInf
 #: A box is recomputed inside a layer once this many cut rows were added since it was made.
@@ -156,11 +157,38 @@ class Splitter:
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
         self.box_lps = chart.dim
 
-    def start(self) -> _Frame | None:
-        radius, x = self.lp.solve()
-        if not is_region(radius, self.eps):
+    def frame_at(self, prefix: Prefix) -> _Frame | None:
+        """The search node of ``prefix``, or None when its set holds no region; a prefix at a
+        layer boundary is entered as the search enters a layer (bounds first)."""
+        chart = self.problem.chart
+        rows = pattern_rows(self.problem.net, chart, prefix.bits, layers=prefix.layer)
+        if rows.conflict is not None:
             return None
-        return self._enter(0, AffineMap.identity(self.lp.k), (), x, radius, self.lp.n_rows, self.mid, self.half)
+        mine = rows.owners >= 0
+        A, c = rows.A[mine], rows.c[mine]
+        path = (prefix.bits,) if prefix.layer else ()
+        if prefix.todo is None:
+            self.lp.truncate(self.domain_rows)
+            for row, rhs in zip(A, c):
+                self.lp.push(row, rhs)
+            radius, x = self.lp.solve()
+            if not is_region(radius, self.eps):
+                return None
+            return self._enter(prefix.layer, rows.affine, path, x, radius, self.lp.n_rows, self.mid, self.half)
+        pieces = rows.affine.layer(*self.layers[prefix.layer])
+        decided = np.setdiff1d(np.flatnonzero(~pieces.constant), prefix.todo)
+        A_layer, c_layer = pieces.margin_rows(prefix.on, decided)
+        frame = self.resume(layer=prefix.layer, pieces=pieces, on=prefix.on.copy(), todo=prefix.todo, path=path,
+                            A=np.vstack([A, A_layer]), c=np.r_[c, c_layer], lower=chart.lower, upper=chart.upper,
+                            points=np.zeros((0, chart.dim)))
+        frame.box_rows = -_STALE_ROWS  # the domain's box: tighten it before the first split
+        return frame
+
+    @staticmethod
+    def prefix_of(frame: _Frame) -> Prefix:
+        """The node ``frame`` as a :class:`Prefix` that can travel (its LP rows are rebuilt)."""
+        bits = np.concatenate(frame.path) if frame.path else np.zeros(0, bool)
+        return Prefix(frame.layer, bits, frame.on.copy(), frame.todo.copy())
 
     def _enter(self, l: int, affine: AffineMap, path: tuple, x, radius, n_rows, mid, half) -> _Frame | None:
         """Enter layer ``l`` on a region where ``h^{l-1} = affine(u)``, inside the box
@@ -274,24 +302,60 @@ class Fallback:
         self.splitter: Splitter | None = None
         self.cells = 0
 
+    def _splitter(self) -> Splitter:
+        if self.splitter is None:
+            self.splitter = Splitter(self.problem, self.log)
+        return self.splitter
+
     def count_below(self, stop_reason: Callable[[], str | None], **where) -> str | None:
         """Count the regions below one partial pattern (``where``: the keyword arguments of
         :meth:`Splitter.resume`); the reason to stop early, if any."""
         self.cells += 1
-        if self.splitter is None:
-            self.splitter = Splitter(self.problem, self.log)
-        return self.splitter.drain([self.splitter.resume(**where)], stop_reason)
+        return self._splitter().drain([self._splitter().resume(**where)], stop_reason)
+
+    def count_prefix(self, prefix: Prefix, stop_reason: Callable[[], str | None]) -> str | None:
+        """Count the regions below ``prefix``, its set rebuilt from its pattern's rows; the
+        reason to stop early, if any."""
+        self.cells += 1
+        frame = self._splitter().frame_at(prefix)
+        return None if frame is None else self._splitter().drain([frame], stop_reason)
 
     @property
     def lps(self) -> int:
         return 0 if self.splitter is None else self.splitter.lp.solves
 
 
+def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Callable[[], str | None] = lambda: None,
+            slice_end: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+            collect: bool = False) -> tuple[EngineRun, list[Prefix]]:
+    """Enumerate the regions below ``prefixes`` (:mod:`lrcount.engines.frontier`) until
+    ``stop_reason`` says to stop, or ``slice_end`` passes: then the unexplored nodes come back
+    as the frontier, and the regions found plus those below the frontier are exactly the
+    regions below ``prefixes``."""
+    splitter = Splitter(problem, RegionLog(on_region, collect))
+
+    def reason() -> str | None:
+        return stop_reason() or ("slice" if slice_end.passed() else None)
+
+    status, frontier = "complete", []
+    for j, prefix in enumerate(prefixes):
+        stack: list[_Frame] = []
+        if (why := reason()) is None:
+            frame = splitter.frame_at(prefix)
+            stack = [] if frame is None else [frame]
+            why = splitter.drain(stack, reason)
+            j += 1  # this prefix is done, or its rest is on the stack
+        if why == "slice":
+            frontier = [splitter.prefix_of(frame) for frame in stack] + list(prefixes[j:])
+            break
+        if why is not None:
+            status = why
+            break
+    return splitter.log.result(status, {"lps": splitter.lp.solves}), frontier
+
+
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
-    splitter = Splitter(problem, RegionLog(on_region, collect))
     with search_limits(deadline) as stop_reason:
-        first = splitter.start()
-        status = splitter.drain([] if first is None else [first], stop_reason) or "complete"
-    return splitter.log.result(status, {"lps": splitter.lp.solves})
+        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]

@@ -25,21 +25,37 @@ from collections.abc import Callable
 from ...problem import CountingProblem
 from ...runtime import NEVER, Deadline, search_limits
 from .. import EngineRun
+from ..frontier import Prefix, by_layer
 from .drawing import polygons
 from .polygons import domain_cells
 from .search import PlanarSplitter, Stop
 
-__all__ = ["polygons", "run"]
+__all__ = ["explore", "polygons", "run"]
+
+
+def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Callable[[], str | None] = lambda: None,
+            slice_end: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+            collect: bool = False) -> tuple[EngineRun, list[Prefix]]:
+    """Enumerate the regions below ``prefixes`` (at layer boundaries) until ``stop_reason``
+    says to stop or ``slice_end`` passes; the frontier: the cells handed back (see
+    :func:`lrcount.engines.split.explore`)."""
+    status = "complete"
+    splitter = PlanarSplitter(problem, on_region, collect, stop_reason, slice_end=slice_end)
+    try:
+        for layer, group in by_layer(prefixes).items():
+            if splitter.log.count and slice_end.passed():  # the rest goes back as it came
+                splitter.frontier.extend(group)
+            elif layer == 0:
+                splitter.descend(domain_cells(problem), 0)
+            else:
+                splitter.explore(layer, group)
+    except Stop as stop:
+        status = stop.status
+    return splitter.log.result(status, {"degenerate": splitter.fallback.cells}), splitter.frontier
 
 
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
-    status = "complete"
     with search_limits(deadline) as stop_reason:
-        splitter = PlanarSplitter(problem, on_region, collect, stop_reason)
-        try:
-            splitter.descend(domain_cells(problem), 0)
-        except Stop as stop:
-            status = stop.status
-    return splitter.log.result(status, {"degenerate": splitter.fallback.cells})
+        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]

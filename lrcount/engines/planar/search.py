@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...problem import CountingProblem
-from ...region import LayerPieces, pattern_rows
+from ...region import LayerPieces
+from ...runtime import NEVER, Deadline
 from ...tolerances import FEASTOL
 from .. import RegionLog
 from ..cells import box_sides, ragged_starts, unit_planes
+from ..frontier import Prefix, Slicing, chunk_bounds, prefix_maps
 from ..split import Fallback
 from .arrangement import BATCH_BITS, Faces, arrange, batches
 from .polygons import Cells, cut_by_line, interior_points, keep_thick, select
@@ -21,11 +23,17 @@ CHUNK = 4096
 class PlanarSplitter:
     """The search. ``stop_reason`` says why to stop, if at all. With ``draw``, degenerate cells
     are split neuron by neuron so that every region has a polygon; otherwise they are handed
-    to the ``split`` engine, which decides them by the LPs of the definition (:meth:`_hand_over`)."""
+    to the ``split`` engine, which decides them by the LPs of the definition (:meth:`_hand_over`).
 
-    def __init__(self, problem: CountingProblem, on_region, collect, stop_reason, *, draw: bool = False):
+    Once ``slice_end`` passes, cells not yet taken below a layer boundary go to ``frontier``
+    instead, with their vertices (:class:`~lrcount.engines.frontier.Slicing` says which)."""
+
+    def __init__(self, problem: CountingProblem, on_region, collect, stop_reason, *, draw: bool = False,
+                 slice_end: Deadline = NEVER):
         self.problem = problem
         self.layers = problem.net.hidden_layers
+        self.slicing = Slicing(slice_end, len(self.layers))
+        self.frontier: list[Prefix] = []
         self.log = RegionLog(on_region, collect)
         self.stop_reason = stop_reason
         self.draw = draw
@@ -42,12 +50,30 @@ class PlanarSplitter:
             self._found(cells)
             return
         cells, pieces, entry, on = self._split_layer(cells, l)
-        for start in range(0, cells.n, CHUNK):
-            chunk = np.arange(start, min(start + CHUNK, cells.n))
+        bounds = chunk_bounds(np.ones(cells.n, int), self.slicing.chunk_size(CHUNK, l + 1))
+        for start, end in self.slicing.chunks(bounds, l + 1, lambda: self.log.count):
+            chunk = np.arange(start, end)
             verts, owner = select(cells.verts, cells.owner, cells.n, chunk)
             # the maps of one chunk at a time: for all cells they can take gigabytes
             affine = pieces.restrict(on[chunk], entry[chunk])
             self.descend(Cells(verts, owner, len(chunk), affine, cells.patterns[chunk]), l + 1)
+        if self.slicing.rest_from is not None:
+            starts = cells.starts
+            self.frontier.extend(Prefix(l + 1, cells.patterns[c], cell={"verts": cells.verts[starts[c]:starts[c + 1]]})
+                                 for c in range(self.slicing.rest_from, cells.n))
+
+    def explore(self, l: int, prefixes: list[Prefix]) -> None:
+        """Search below ``prefixes`` (of layer ``l``, with their cells), a chunk at a time; the
+        chunks not taken when the slice ends go back as they came."""
+        for lo, hi in self.slicing.chunks(chunk_bounds(np.ones(len(prefixes), int), self.slicing.chunk_size(CHUNK, l)),
+                                          l, lambda: self.log.count):
+            bits = np.array([prefix.bits for prefix in prefixes[lo:hi]])
+            verts = [prefix.cell["verts"] for prefix in prefixes[lo:hi]]
+            owner = np.repeat(np.arange(hi - lo), [len(v) for v in verts])
+            affine = prefix_maps(self.layers, bits, l, self.problem.chart.dim)
+            self.descend(Cells(np.concatenate(verts), owner, hi - lo, affine, bits), l)
+        if self.slicing.rest_from is not None:
+            self.frontier.extend(prefixes[self.slicing.rest_from:])
 
     def _split_layer(self, cells: Cells, l: int) -> tuple[Cells, LayerPieces, np.ndarray, np.ndarray]:
         """Split ``cells`` by layer ``l``: the new cells (patterns up to l, no maps yet), the
@@ -98,17 +124,8 @@ class PlanarSplitter:
         layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
         polygons' vertices are too close to other lines to trust, so the LPs of the definition
         decide them (docs/counting.md, the engines' table)."""
-        chart = self.problem.chart
-        for prefix in prefixes:
-            rows = pattern_rows(self.problem.net, chart, prefix, layers=l)
-            if rows.conflict is not None:
-                continue
-            pieces = rows.affine.layer(*self.layers[l])
-            mine = rows.owners >= 0
-            if reason := self.fallback.count_below(
-                    self.stop_reason, layer=l, pieces=pieces, on=pieces.on_if_constant.copy(),
-                    todo=np.flatnonzero(~pieces.constant), path=(prefix,), A=rows.A[mine], c=rows.c[mine],
-                    lower=chart.lower, upper=chart.upper, points=np.zeros((0, chart.dim))):
+        for bits in prefixes:
+            if reason := self.fallback.count_prefix(Prefix(l, bits), self.stop_reason):
                 raise Stop(reason)
 
     def _split_by_neurons(self, verts, owner, n, planes, may_cross, settled) -> Faces:

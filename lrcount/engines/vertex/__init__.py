@@ -43,29 +43,44 @@ from ...problem import CountingProblem
 from ...region import AffineMap
 from ...runtime import NEVER, Deadline, search_limits
 from .. import EngineRun, RegionLog, split
+from ..frontier import Prefix, by_layer
 from .polytopes import EdgeNames, NotSimple, domain_cell
 from .search import VertexSearch
 
-__all__ = ["run"]
+__all__ = ["explore", "run"]
+
+
+def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Callable[[], str | None] = lambda: None,
+            slice_end: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
+            collect: bool = False) -> tuple[EngineRun, list[Prefix]]:
+    """Enumerate the regions below ``prefixes`` (at layer boundaries) until ``stop_reason``
+    says to stop or ``slice_end`` passes; the frontier: the cells handed back (see
+    :func:`lrcount.engines.split.explore`)."""
+    names = EdgeNames(problem.chart.dim)
+    try:
+        cells, slack = domain_cell(problem, names)
+    except NotSimple:  # the whole domain goes to the split engine
+        result, frontier = split.explore(problem, prefixes, stop_reason=stop_reason, slice_end=slice_end,
+                                         on_region=on_region, collect=collect)
+        result.stats["degenerate"] = "domain"
+        return result, frontier
+    log = RegionLog(on_region, collect)
+    search = VertexSearch(problem, log, stop_reason, slack, names, slice_end=slice_end)
+    for layer, group in by_layer(prefixes).items():
+        if search.stopped or (log.count and slice_end.passed()):  # the rest goes back as it came
+            search.frontier.extend(group)
+        elif layer == 0:
+            search.descend(cells, AffineMap.identity(problem.chart.dim).repeated(1), np.zeros((1, 0), bool), 0)
+        else:
+            search.explore(layer, group)
+    stats = {"degenerate": search.fallback.cells, "certified": search.certified, "domain_slack": slack}
+    if search.fallback.splitter is not None:
+        stats["lps"] = search.fallback.lps
+    return log.result(search.stopped or "complete", stats), search.frontier
 
 
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
-    names = EdgeNames(problem.chart.dim)
-    try:
-        cells, slack = domain_cell(problem, names)
-    except NotSimple:
-        cells = None
-    if cells is None:  # the whole domain goes to the split engine
-        result = split.run(problem, deadline=deadline, on_region=on_region, collect=collect)
-        result.stats["degenerate"] = "domain"
-        return result
-    log = RegionLog(on_region, collect)
     with search_limits(deadline) as stop_reason:
-        search = VertexSearch(problem, log, stop_reason, slack, names)
-        search.descend(cells, AffineMap.identity(problem.chart.dim).repeated(1), np.zeros((1, 0), bool), 0)
-    stats = {"degenerate": search.fallback.cells, "certified": search.certified, "domain_slack": slack}
-    if search.fallback.splitter is not None:
-        stats["lps"] = search.fallback.lps
-    return log.result(search.stopped or "complete", stats)
+        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]

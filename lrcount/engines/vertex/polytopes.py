@@ -54,16 +54,39 @@ class Cells:
         return ragged_starts(self.owner, self.n)
 
     def take(self, first: int, last: int, names: EdgeNames) -> Cells:
-        """Cells ``first`` to ``last - 1``; once the rows pass :data:`MAX_ROWS`, with their own
-        compact copy of the rows they use."""
+        """Cells ``first`` to ``last - 1`` (see :meth:`select`)."""
         starts = self.starts()
         lo, hi = starts[first], starts[last]
-        owner = self.owner[lo:hi] - first
+        return self._with_vertices(slice(lo, hi), self.owner[lo:hi] - first, last - first, names)
+
+    def _with_vertices(self, at, owner: np.ndarray, n: int, names: EdgeNames) -> Cells:
+        """The cells of the vertices ``at``, whose new owners are ``owner``; once the rows pass
+        :data:`MAX_ROWS`, with their own compact copy of the rows they use."""
         if len(self.R) <= MAX_ROWS:
-            return Cells(self.V[lo:hi], self.T[lo:hi], self.names[lo:hi], owner, last - first, self.R)
-        ids, T = np.unique(self.T[lo:hi], return_inverse=True)
-        T = T.reshape(hi - lo, -1)
-        return Cells(self.V[lo:hi], T, names.of(T), owner, last - first, self.R[ids])
+            return Cells(self.V[at], self.T[at], self.names[at], owner, n, self.R)
+        ids, T = np.unique(self.T[at], return_inverse=True)
+        T = T.reshape(len(owner), -1)
+        return Cells(self.V[at], T, names.of(T), owner, n, self.R[ids])
+
+    def parts(self) -> list[dict[str, np.ndarray]]:
+        """Each cell on its own, as plain arrays: its vertices, their facets' ids and the rows
+        (shared by all, not copied; :meth:`joined` puts them together again)."""
+        starts = self.starts()
+        return [{"V": self.V[starts[c]:starts[c + 1]], "T": self.T[starts[c]:starts[c + 1]], "R": self.R}
+                for c in range(self.n)]
+
+    @classmethod
+    def joined(cls, parts: list[dict[str, np.ndarray]], names: EdgeNames) -> Cells:
+        """The cells of :meth:`parts` (of one or more batches), as one batch."""
+        rows: dict[int, int] = {}  # each distinct row array, by identity, and where it goes
+        blocks = []
+        for part in parts:
+            if id(part["R"]) not in rows:
+                rows[id(part["R"])] = sum(len(block) for block in blocks)
+                blocks.append(part["R"])
+        T = np.concatenate([part["T"] + rows[id(part["R"])] for part in parts])
+        owner = np.repeat(np.arange(len(parts)), [len(part["V"]) for part in parts])
+        return cls(np.concatenate([part["V"] for part in parts]), T, names.of(T), owner, len(parts), np.concatenate(blocks))
 
     def cut(self, names: EdgeNames, sub: np.ndarray, distance: np.ndarray, planes: np.ndarray,
             keep: np.ndarray) -> tuple[Cells, np.ndarray, np.ndarray, np.ndarray]:

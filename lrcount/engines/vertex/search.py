@@ -10,9 +10,11 @@ import numpy as np
 
 from ...problem import CountingProblem
 from ...region import AffineMap, LayerPieces, certify, is_region
+from ...runtime import NEVER, Deadline
 from ...tolerances import ON_PLANE
 from .. import RegionLog
 from ..cells import box_sides, unit_planes
+from ..frontier import Prefix, Slicing, chunk_bounds, prefix_maps
 from ..split import Fallback
 from .polytopes import Cells, EdgeNames
 
@@ -37,11 +39,16 @@ class _Layer:
 
 
 class VertexSearch:
-    """The search; ``slack`` is how far the domain cell's rows may lie outside the domain."""
+    """The search; ``slack`` is how far the domain cell's rows may lie outside the domain.
+
+    Once ``slice_end`` passes, cells not yet taken below a layer boundary go to ``frontier``
+    instead, with their vertices (:class:`~lrcount.engines.frontier.Slicing` says which)."""
 
     def __init__(self, problem: CountingProblem, log: RegionLog, stop_reason: Callable[[], str | None], slack: float,
-                 names: EdgeNames):
+                 names: EdgeNames, *, slice_end: Deadline = NEVER):
         self.problem = problem
+        self.slicing = Slicing(slice_end, len(problem.net.hidden_layers))
+        self.frontier: list[Prefix] = []
         self.log = log
         self.stop_reason = stop_reason
         self.slack = slack
@@ -84,14 +91,30 @@ class VertexSearch:
                 for lo, hi in ((0, half), (half, cells.n)):
                     self._split_from(layer, cells.take(lo, hi, self.names), entry[lo:hi], on[lo:hi], i + 1)
                 return
-        starts = cells.starts()
-        bounds = np.unique(np.r_[np.searchsorted(starts, np.arange(0, starts[-1], CHUNK_VERTICES), side="right") - 1, cells.n])
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+        patterns = np.concatenate([layer.patterns[entry], on], axis=1)
+        bounds = chunk_bounds(np.diff(cells.starts()), self.slicing.chunk_size(CHUNK_VERTICES, layer.index + 1))
+        for lo, hi in self.slicing.chunks(bounds, layer.index + 1, lambda: self.log.count):
             affine = layer.pieces.restrict(on[lo:hi], entry[lo:hi])
-            patterns = np.concatenate([layer.patterns[entry[lo:hi]], on[lo:hi]], axis=1)
-            self.descend(cells.take(lo, hi, self.names), affine, patterns, layer.index + 1)
+            self.descend(cells.take(lo, hi, self.names), affine, patterns[lo:hi], layer.index + 1)
             if self.stopped:
                 return
+        if (lo := self.slicing.rest_from) is not None:
+            rest = cells.take(lo, cells.n, self.names).parts()
+            self.frontier.extend(Prefix(layer.index + 1, bits, cell=cell) for bits, cell in zip(patterns[lo:], rest))
+
+    def explore(self, layer: int, prefixes: list[Prefix]) -> None:
+        """Search below ``prefixes`` (of one layer, with their cells), a chunk at a time; the
+        chunks not taken when the slice ends go back as they came."""
+        bounds = chunk_bounds(np.array([len(p.cell["V"]) for p in prefixes]),
+                              self.slicing.chunk_size(CHUNK_VERTICES, layer))
+        for lo, hi in self.slicing.chunks(bounds, layer, lambda: self.log.count):
+            bits = np.array([prefix.bits for prefix in prefixes[lo:hi]])
+            affine = prefix_maps(self.layers, bits, layer, self.problem.chart.dim)
+            self.descend(Cells.joined([prefix.cell for prefix in prefixes[lo:hi]], self.names), affine, bits, layer)
+            if self.stopped:
+                return
+        if self.slicing.rest_from is not None:
+            self.frontier.extend(prefixes[self.slicing.rest_from:])
 
     def _split_neuron(self, layer: _Layer, cells: Cells, entry: np.ndarray, on: np.ndarray, i: int):
         """Decide or split every cell by neuron ``i``: (cells, entry, on) after it."""

@@ -1,0 +1,360 @@
+"""One count on many processes or a Dask cluster, and resumable from a checkpoint.
+
+The count is cut into tasks by activation prefix (:mod:`lrcount.engines.frontier`): a task
+explores its prefixes for a time slice and hands back the nodes it did not reach, which become
+new tasks. The coordinator keeps the tasks pending (newest first, so the pending work stays as
+small as a depth-first search's), sends them to workers, adds up what comes back, and saves it
+all in a checkpoint now and then. A task holds a few hundred bytes and the problem travels once
+to each worker, so the same tasks run in local processes and on a Dask cluster
+(docs/parallel.md). The regions found are those of the serial search, one task's or another's:
+the tasks' subtrees are disjoint and cover the tree.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .checkpoint import Checkpoint, RegionRecords, State
+from .engines import EngineRun, get_explorer
+from .engines.frontier import Prefix
+from .errors import LRCountError
+from .problem import CountingProblem
+from .runtime import Deadline, search_limits
+
+#: Seconds the first task runs in the calling process: counts done by then start no workers.
+FIRST_SLICE = 0.2
+#: Seconds a task runs before it hands back what it did not reach.
+SLICE = 0.25
+#: Times a task is sent again after its worker died, before the count gives up.
+MAX_RERUNS = 3
+
+
+def dask_client(address: str):
+    """A ``dask.distributed.Client`` connected to the scheduler at ``address``, or a clear error."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise LRCountError("running on a Dask cluster needs Dask: pip install 'lrcount[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise LRCountError(f"cannot reach a Dask scheduler at {address} ({error}); start one with `dask scheduler` "
+                           "and workers with `dask worker ADDRESS`") from None
+
+
+def usable_cores() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class TaskResult:
+    """What a task found: the regions (patterns and points in chart coordinates when
+    collected), the frontier handed back, and the worker's seconds."""
+
+    count: int
+    patterns: list | None
+    points: list | None
+    frontier: list[Prefix]
+    seconds: float
+    status: str = "complete"
+
+
+def explore_task(problem: CountingProblem, engine: str, prefixes: list[Prefix], slice_seconds: float, collect: bool,
+                 stop_reason=lambda: None) -> TaskResult:
+    """Run one task: explore ``prefixes`` with ``engine`` for ``slice_seconds``."""
+    start = time.perf_counter()
+    run, frontier = get_explorer(engine)(problem, prefixes, stop_reason=stop_reason,
+                                         slice_end=Deadline.after(slice_seconds), collect=collect)
+    return TaskResult(run.count, run.patterns, run.points, frontier, time.perf_counter() - start, run.status)
+
+
+_WORKER_PROBLEM: CountingProblem | None = None
+
+
+def _start_worker(problem: CountingProblem) -> None:
+    """A worker process keeps the problem, and leaves Ctrl-C to the coordinator."""
+    global _WORKER_PROBLEM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_PROBLEM = problem
+
+
+def _process_task(engine: str, prefixes: list[Prefix], slice_seconds: float, collect: bool) -> TaskResult:
+    return explore_task(_WORKER_PROBLEM, engine, prefixes, slice_seconds, collect)
+
+
+class _Processes:
+    """Local worker processes: forked when the caller runs one thread (fast, and its script
+    is not run again), else started fresh (a fork copies locks that other threads may hold;
+    the caller's script then needs the ``if __name__ == "__main__":`` guard)."""
+
+    def __init__(self, problem: CountingProblem, jobs: int):
+        self.problem, self.workers = problem, jobs
+        self.pool = self._start()
+
+    def _start(self):
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+        return ProcessPoolExecutor(self.workers, mp_context=get_context(method), initializer=_start_worker,
+                                   initargs=(self.problem,))
+
+    def submit(self, engine, prefixes, slice_seconds, collect):
+        return self.pool.submit(_process_task, engine, prefixes, slice_seconds, collect)
+
+    @staticmethod
+    def lost(error: BaseException) -> bool:
+        from concurrent.futures.process import BrokenProcessPool
+
+        return isinstance(error, BrokenProcessPool)
+
+    def restart(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._start()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Dask:
+    """The workers of a Dask cluster, through ``client``; the problem is sent to each once."""
+
+    def __init__(self, problem: CountingProblem, client):
+        self.client = client
+        self.problem = client.scatter(problem, broadcast=True)
+        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def submit(self, engine, prefixes, slice_seconds, collect):
+        return self.client.submit(explore_task, self.problem, engine, prefixes, slice_seconds, collect, pure=False)
+
+    @staticmethod
+    def lost(error: BaseException) -> bool:
+        from distributed import KilledWorker
+
+        return isinstance(error, KilledWorker)
+
+    def restart(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _Running:
+    future: object
+    task: list[Prefix]
+    task_id: int
+
+
+@dataclass
+class TaskLog:
+    """Each task's parent (-1: none) and worker seconds, in the order they were made: enough
+    to replay the run's split on any number of workers (:func:`simulated_speedup`)."""
+
+    parents: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"parents": self.parents, "seconds": [round(s, 6) for s in self.seconds]}
+
+
+class ParallelSearch:
+    """One count's coordinator (see the module docstring); :meth:`run` returns an
+    :class:`~lrcount.engines.EngineRun` like any engine's."""
+
+    def __init__(self, problem: CountingProblem, engine: str, *, jobs: int, client=None, deadline: Deadline,
+                 on_region, collect: bool, checkpoint: Checkpoint | None = None, on_status=lambda text: None):
+        if get_explorer(engine) is None:
+            raise LRCountError(f"engine {engine} runs as one search: it cannot use several processes or a checkpoint; "
+                               "use split, vertex or planar, or jobs=1 without a checkpoint")
+        self.problem, self.engine, self.jobs, self.client = problem, engine, jobs, client
+        self.deadline, self.on_region, self.collect = deadline, on_region, collect
+        self.checkpoint, self.on_status = checkpoint, on_status
+        self.state = checkpoint.load() if checkpoint else State()
+        self.pending: deque[tuple[list[Prefix], int]] = deque((task, -1) for task in self.state.pending)
+        self.running: list[_Running] = []
+        self.patterns: list = []
+        self.points: list = []
+        self.records = None
+        if checkpoint and collect:
+            self.records = RegionRecords(checkpoint.regions_path, problem.net.n_hidden, problem.chart.dim,
+                                         self.state.records)
+        self.log = TaskLog()
+        self.attempts: dict[int, int] = {}  # by task (its list of prefixes)
+        self.executor = None
+        self.start = time.perf_counter() - self.state.seconds
+        self.saved = time.monotonic()
+
+    def run(self) -> EngineRun:
+        status = "complete"
+        if self.state.count:  # resumed
+            self.on_region(self.state.count)
+        try:
+            with search_limits(self.deadline) as stop_reason:
+                status = self._loop(stop_reason) or "complete"
+        finally:
+            for running in self.running:  # stopped: their tasks stay pending
+                self.pending.append((running.task, self.log.parents[running.task_id]))
+                cancel = getattr(running.future, "cancel", None)
+                cancel and cancel()
+            self.running = []
+            if self.executor is not None:
+                self.executor.close()
+            self._save()
+        stats = {"jobs": self.jobs if self.client is None else self.executor and self.executor.workers,
+                 "tasks": self.state.tasks, "reruns": self.state.reruns, "pending": len(self.pending),
+                 "task_log": self.log.to_dict()}
+        if self.checkpoint is not None:
+            stats["checkpoint"] = self.checkpoint.path
+        patterns, points = self.patterns, self.points
+        if self.records is not None:
+            patterns, points = self.records.read()
+            self.records.close()
+        return EngineRun(self.state.count, status == "complete" and not self.pending, status,
+                         list(patterns) if self.collect else None, list(points) if self.collect else None, stats)
+
+    def _loop(self, stop_reason) -> str | None:
+        parallel = self.jobs > 1 or self.client is not None
+        while self.pending and (not parallel or time.perf_counter() - self.start < FIRST_SLICE):
+            # in this process: the first slice, or every task of a count on one core
+            if reason := stop_reason():
+                return reason
+            task, parent = self.pending.pop()
+            slice_seconds = FIRST_SLICE if parallel else self._until_save()
+            result = explore_task(self.problem, self.engine, task, self._sliced(slice_seconds), self.collect, stop_reason)
+            if result.status != "complete":  # interrupted: the task stays pending, its regions are found again
+                self.pending.append((task, parent))
+                return result.status
+            self._absorb(result, self._new_task_id(parent))
+            self._maybe_save()
+        if not self.pending:
+            return None
+        self.executor = _Dask(self.problem, self.client) if self.client is not None else _Processes(self.problem, self.jobs)
+        while self.pending or self.running:
+            reason = stop_reason()
+            if reason == "userinterrupt":
+                return reason
+            while reason is None and self.pending and len(self.running) < 2 * self.executor.workers:
+                task, parent = self.pending.pop()
+                task_id = self._new_task_id(parent)
+                future = self.executor.submit(self.engine, task, self._sliced(SLICE), self.collect)
+                self.running.append(_Running(future, task, task_id))
+            done = [r for r in self.running if r.future.done()]
+            if not done:
+                time.sleep(0.005)
+                continue
+            for r in done:
+                if r in self.running:  # not already sent again after a lost worker
+                    self.running.remove(r)
+                    self._finish(r)
+            self._maybe_save()
+            self.on_status(f"{len(self.pending) + len(self.running)} tasks pending, {self.executor.workers} workers")
+            if reason is not None and not self.running:
+                return reason
+        return None
+
+    def _finish(self, running: _Running) -> None:
+        error = running.future.exception()
+        if error is None:
+            self._absorb(running.future.result(), running.task_id)
+            return
+        if not self.executor.lost(error):
+            raise error
+        lost = [running] + (self.running if isinstance(self.executor, _Processes) else [])  # a broken pool loses all
+        for task in lost:
+            self.attempts[id(task.task)] = self.attempts.get(id(task.task), 0) + 1
+            if self.attempts[id(task.task)] > MAX_RERUNS:
+                raise LRCountError(f"workers died {MAX_RERUNS + 1} times on the same task; the count stops "
+                                   "(check the workers' memory limits; a script that starts workers needs the "
+                                   "if __name__ == '__main__': guard)") from error
+            self.state.reruns += 1
+            self.pending.append((task.task, self.log.parents[task.task_id]))
+        if isinstance(self.executor, _Processes):
+            self.running = []
+            self.executor.restart()
+
+    def _absorb(self, result: TaskResult, task_id: int) -> None:
+        """Add a finished task's regions and make tasks of its frontier."""
+        self.state.count += result.count
+        self.state.tasks += 1
+        self.log.seconds[task_id] = result.seconds
+        if self.collect:
+            if self.records is not None:
+                self.records.append(result.patterns, result.points)
+            else:
+                self.patterns.extend(result.patterns)
+                self.points.extend(result.points)
+        if result.count:
+            self.on_region(result.count)
+        workers = self.jobs if self.executor is None else self.executor.workers
+        groups = max(1, min(len(result.frontier), 2 * workers))
+        size = math.ceil(len(result.frontier) / groups) if result.frontier else 1
+        for first in range(0, len(result.frontier), size):
+            self.pending.append((result.frontier[first:first + size], task_id))
+
+    def _new_task_id(self, parent: int) -> int:
+        self.log.parents.append(parent)
+        self.log.seconds.append(0.0)
+        return len(self.log.parents) - 1
+
+    def _sliced(self, seconds: float) -> float:
+        remaining = self.deadline.remaining()
+        return seconds if remaining is None else max(min(seconds, remaining), 0.0)
+
+    def _until_save(self) -> float:
+        if self.checkpoint is None:
+            return math.inf
+        return max(self.checkpoint.every - (time.monotonic() - self.saved), 0.01)
+
+    def _maybe_save(self) -> None:
+        if self.checkpoint is not None and time.monotonic() - self.saved >= self.checkpoint.every:
+            self._save()
+
+    def _save(self) -> None:
+        if self.checkpoint is None:
+            return
+        if self.records is not None:
+            self.records.sync()
+            self.state.records = self.records.records
+        self.state.pending = [task for task, _ in self.pending] + [r.task for r in self.running]
+        self.state.seconds = time.perf_counter() - self.start
+        self.checkpoint.save(self.state)
+        self.saved = time.monotonic()
+
+
+def simulated_speedup(parents: list[int], seconds: list[float], workers: int) -> float:
+    """The speed-up the tasks of a run (each task available once its parent has finished)
+    would give on ``workers`` workers that always take the oldest available task: the total
+    work over the makespan of that greedy schedule, at most ``workers`` and at most the total
+    work over the critical path (Brent 1974; Graham 1969)."""
+    children: dict[int, list[int]] = {}
+    for task, parent in enumerate(parents):
+        children.setdefault(parent, []).append(task)
+    ready = [(0.0, task) for task in children.get(-1, [])]
+    heapq.heapify(ready)
+    free = [0.0] * workers
+    makespan = 0.0
+    while ready:
+        available, task = heapq.heappop(ready)
+        start = max(available, heapq.heappop(free))
+        end = start + seconds[task]
+        heapq.heappush(free, end)
+        makespan = max(makespan, end)
+        for child in children.get(task, []):
+            heapq.heappush(ready, (end, child))
+    total = float(np.sum(seconds))
+    return total / makespan if makespan > 0 else 1.0
