@@ -1,0 +1,317 @@
+"""Parallel, distributed and resumed counts equal serial ones, pattern for pattern.
+
+The slices are shortened (``FIRST_SLICE``, ``SLICE``) so that even the small networks of the
+engine-agreement suite are cut into many tasks, handed back and sent to other processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import random_case, trained_network
+
+import lrcount
+from lrcount import Box, ReLUNetwork, count_regions
+from lrcount import parallel as parallel_module
+from lrcount.checkpoint import problem_identity
+from lrcount.engines import engines_for, get_explorer
+from lrcount.engines.frontier import Prefix
+from lrcount.errors import LRCountError
+from lrcount.parallel import simulated_speedup
+
+
+@pytest.fixture
+def short_slices(monkeypatch):
+    """Tasks of a few milliseconds: every count is cut into many tasks."""
+    monkeypatch.setattr(parallel_module, "FIRST_SLICE", 0.0)
+    monkeypatch.setattr(parallel_module, "SLICE", 0.003)
+
+
+def pattern_set(result) -> set[bytes]:
+    patterns = np.asarray(result.patterns, dtype=bool)
+    keys = {np.packbits(p).tobytes() for p in patterns}
+    assert len(keys) == len(patterns), "a region was listed twice"
+    return keys
+
+
+def assert_same(serial, other) -> None:
+    assert other.complete and serial.complete
+    assert other.count == serial.count
+    assert pattern_set(other) == pattern_set(serial)
+
+
+#: The engine-agreement networks with the most regions in each input dimension (1-5).
+CASES = [98, 198, 4, 96, 42, 141, 64, 138, 143, 118]
+
+
+@pytest.mark.parametrize("seed", CASES)
+def test_two_processes_equal_serial_on_every_engine(seed, short_slices):
+    net, box = random_case(seed)
+    for engine in engines_for(net.input_dim):
+        if get_explorer(engine) is None:
+            continue
+        serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
+        parallel = count_regions(net, box, engine=engine, jobs=2, return_regions=True)
+        assert_same(serial, parallel)
+        assert parallel.stats["jobs"] == 2
+
+
+def test_the_tasks_really_travel(short_slices):
+    """With short slices a count is many tasks, and their points are the regions' points."""
+    net = trained_network([3, 12, 12, 1], seed=5)
+    box = Box(-1, 1)
+    for engine in ("vertex", "split"):
+        serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
+        parallel = count_regions(net, box, engine=engine, jobs=2, return_regions=True)
+        assert_same(serial, parallel)
+        assert parallel.stats["tasks"] > 3
+        assert np.array_equal(net.activation_patterns(parallel.points), parallel.patterns)
+
+
+def test_planar_tasks_on_a_trained_network(short_slices):
+    net = trained_network([2, 40, 40, 40, 1], seed=3)
+    serial = count_regions(net, Box(-1, 1), engine="planar", jobs=1, return_regions=True)
+    parallel = count_regions(net, Box(-1, 1), engine="planar", jobs=2, return_regions=True)
+    assert_same(serial, parallel)
+    assert parallel.stats["tasks"] > 3
+
+
+def test_tasks_in_this_process_equal_serial(short_slices, tmp_path):
+    """jobs=1 with a checkpoint runs the same tasks here, one after the other."""
+    for seed in CASES[:4]:
+        net, box = random_case(seed)
+        serial = count_regions(net, box, engine="split", jobs=1, return_regions=True)
+        sliced = count_regions(net, box, engine="split", jobs=1, return_regions=True,
+                               checkpoint=tmp_path / f"{seed}.json", checkpoint_every=0.001)
+        assert_same(serial, sliced)
+
+
+def test_prefixes_travel_as_json():
+    split_node = Prefix(1, np.array([1, 0, 1, 1, 0], bool), np.array([1, 0, 0], bool), np.array([2, 0]))
+    cell = {"V": np.random.default_rng(0).normal(size=(4, 3)), "T": np.array([[0, 5], [5, 7], [0, 7], [5, 7]]),
+            "R": np.arange(24.0).reshape(8, 3)}
+    vertex_node = Prefix(2, np.ones(9, bool), cell=cell)
+    for node in (Prefix.root(), split_node, vertex_node):
+        back = Prefix.from_json(json.loads(json.dumps(node.to_json())))
+        assert back.layer == node.layer and np.array_equal(back.bits, node.bits)
+        assert (back.todo is None) == (node.todo is None)
+        if node.todo is not None:
+            assert np.array_equal(back.on, node.on) and np.array_equal(back.todo, node.todo)
+    back = Prefix.from_json(json.loads(json.dumps(vertex_node.to_json())))
+    assert np.array_equal(back.cell["V"], cell["V"])  # bit for bit
+    assert np.array_equal(back.cell["R"][back.cell["T"]], cell["R"][cell["T"]])  # only the rows it uses
+
+
+def test_simulated_speedup_on_known_task_trees():
+    assert simulated_speedup([-1, 0, 1, 2], [1.0, 1.0, 1.0, 1.0], 8) == pytest.approx(1.0)  # a chain
+    assert simulated_speedup([-1] + [0] * 64, [0.0] + [1.0] * 64, 64) == pytest.approx(64.0)
+    assert simulated_speedup([-1] + [0] * 64, [0.0] + [1.0] * 64, 8) == pytest.approx(8.0)
+    # Brent: W / max(W / P, critical path) >= speed-up >= W / (W / P + critical path)
+    rng = np.random.default_rng(0)
+    parents = [-1] + [int(rng.integers(0, i)) for i in range(1, 300)]
+    seconds = list(rng.uniform(0.1, 1.0, 300))
+    depth = np.zeros(300)
+    for task, parent in enumerate(parents):
+        depth[task] = seconds[task] + (depth[parent] if parent >= 0 else 0.0)
+    work, path = sum(seconds), depth.max()
+    for workers in (2, 8, 64):
+        speedup = simulated_speedup(parents, seconds, workers)
+        assert work / (work / workers + path) - 1e-9 <= speedup <= min(workers, work / path) + 1e-9
+
+
+def test_bad_parallel_options(tmp_path):
+    net, box = random_case(3)
+    for jobs in (0, -1, 1.5, True):
+        with pytest.raises(LRCountError, match="jobs"):
+            count_regions(net, box, jobs=jobs)
+    with pytest.raises(LRCountError, match="one search"):
+        count_regions(net, box, engine="milp", jobs=2)
+    with pytest.raises(LRCountError, match="resume"):
+        count_regions(net, box, resume=True)
+    with pytest.raises(LRCountError, match="no checkpoint"):
+        count_regions(net, box, checkpoint=tmp_path / "missing.json", resume=True)
+    existing = tmp_path / "there.json"
+    existing.write_text("{}")
+    with pytest.raises(LRCountError, match="exists"):
+        count_regions(net, box, checkpoint=existing)
+    assert existing.read_text() == "{}"
+    with pytest.raises(LRCountError, match="not an lrcount checkpoint"):
+        count_regions(net, box, checkpoint=existing, resume=True)
+    with pytest.raises(LRCountError, match="checkpoint interval"):
+        count_regions(net, box, checkpoint=tmp_path / "new.json", checkpoint_every=0)
+
+
+def test_a_checkpoint_of_another_problem_is_refused(tmp_path):
+    net, box = random_case(42)
+    path = tmp_path / "count.json"
+    done = count_regions(net, box, engine="split", jobs=1, checkpoint=path)
+    assert done.complete
+    again = count_regions(net, box, engine="split", jobs=1, checkpoint=path, resume=True)
+    assert again.count == done.count and again.complete
+    other_net = ReLUNetwork(net.weights, (net.biases[0] + 1e-9, *net.biases[1:]))
+    for kwargs, what in ((dict(network=other_net), "network"), (dict(domain=Box(box.lower, box.upper + 1)), "domain"),
+                         (dict(epsilon=1e-6), "epsilon"), (dict(engine="vertex"), "engine")):
+        args = {"network": net, "domain": box, "engine": "split", **kwargs}
+        with pytest.raises(LRCountError, match=what):
+            count_regions(args.pop("network"), args.pop("domain"), jobs=1, checkpoint=path, resume=True, **args)
+    identity = problem_identity(net, box, 1e-8, "split")
+    assert identity == problem_identity(ReLUNetwork(net.weights, net.biases), Box(box.lower, box.upper), 1e-8, "split")
+
+
+def test_a_time_limit_on_a_parallel_count_returns_a_lower_bound(tmp_path):
+    net = ReLUNetwork.random([4, 16, 16, 16, 1], seed=7)
+    full = count_regions(net, Box(-1, 1), engine="vertex", jobs=1)
+    stopped = count_regions(net, Box(-1, 1), engine="vertex", jobs=2, time_limit=0.5, checkpoint=tmp_path / "c.json")
+    assert not stopped.complete and stopped.status == "timelimit"
+    assert 0 < stopped.count < full.count
+    resumed = count_regions(net, Box(-1, 1), engine="vertex", jobs=2, checkpoint=tmp_path / "c.json", resume=True)
+    assert resumed.complete and resumed.count == full.count
+
+
+def test_a_killed_worker_has_its_task_run_again():
+    import psutil
+
+    net = ReLUNetwork.random([5, 12, 12, 12, 1], seed=7)
+    serial = count_regions(net, Box(-1, 1), engine="vertex", jobs=1, return_regions=True)
+    killed = []
+
+    def kill_a_worker():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not killed:
+            children = [child for child in psutil.Process().children()
+                        if "resource_tracker" not in " ".join(child.cmdline())]  # the pool's workers
+            if len(children) >= 2:
+                time.sleep(0.3)
+                children[0].kill()
+                killed.append(children[0].pid)
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    parallel = count_regions(net, Box(-1, 1), engine="vertex", jobs=2, return_regions=True)
+    killer.join()
+    assert killed, "no worker was started"
+    assert_same(serial, parallel)
+    assert parallel.stats["reruns"] >= 1
+
+
+def run_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "lrcount", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory):
+    """A network whose vertex count takes a few seconds, saved with its box, and its serial
+    regions."""
+    folder = tmp_path_factory.mktemp("model")
+    net = ReLUNetwork.random([5, 12, 12, 12, 1], seed=7)
+    path = folder / "net.npz"
+    lrcount.save(net, path, box=np.array([[-1.0, 1.0]] * 5))
+    serial = count_regions(net, Box(-1, 1), engine="vertex", jobs=1, return_regions=True)
+    return path, serial
+
+
+def regions_file_set(path) -> set[bytes]:
+    with np.load(path, allow_pickle=False) as data:
+        patterns = data["patterns"].astype(bool)
+        assert bool(data["complete"])
+        assert int(data["count"]) == len(patterns)
+    keys = {np.packbits(p).tobytes() for p in patterns}
+    assert len(keys) == len(patterns), "a region is in the regions file twice"
+    return keys
+
+
+def test_a_count_killed_again_and_again_resumes_to_the_serial_regions(slow_model, tmp_path):
+    model, serial = slow_model
+    checkpoint, regions = tmp_path / "count.json", tmp_path / "regions.npz"
+    common = ["--engine", "vertex", "--regions", str(regions), "--checkpoint-every", "0.2", "--quiet", "--jobs", "2"]
+    first = ["--checkpoint", str(checkpoint)]
+    for wait in (1.0, 1.5, 0.7, 2.0):
+        process = subprocess.Popen([sys.executable, "-m", "lrcount", "count", str(model), *common,
+                                    *(first if not checkpoint.exists() else ["--resume", str(checkpoint)])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(wait)
+        os.killpg(process.pid, signal.SIGKILL)  # the coordinator and its workers, without warning
+        process.wait()
+    assert checkpoint.exists()
+    saved = json.loads(checkpoint.read_text())
+    assert 0 < saved["count"] <= serial.count
+    done = run_cli("count", str(model), *common, "--resume", str(checkpoint), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["complete"] and result["count"] == serial.count
+    assert regions_file_set(regions) == pattern_set(serial)
+
+
+def test_ctrl_c_on_a_parallel_count_leaves_a_usable_checkpoint(slow_model, tmp_path):
+    model, serial = slow_model
+    checkpoint = tmp_path / "count.json"
+    process = subprocess.Popen([sys.executable, "-m", "lrcount", "count", str(model), "--engine", "vertex", "--jobs", "2",
+                                "--checkpoint", str(checkpoint), "--json", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    stopped = json.loads(out)
+    assert not stopped["complete"] and stopped["status"] == "userinterrupt"
+    assert "Traceback" not in err
+    saved = json.loads(checkpoint.read_text())
+    assert saved["count"] == stopped["count"] and saved["pending"]
+    done = run_cli("count", str(model), "--engine", "vertex", "--resume", str(checkpoint), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["count"] == serial.count
+
+
+def test_cli_refuses_a_mismatched_checkpoint_in_one_line(slow_model, tmp_path):
+    model, _ = slow_model
+    checkpoint = tmp_path / "count.json"
+    assert run_cli("count", str(model), "--engine", "split", "--checkpoint", str(checkpoint), "--time-limit", "0.5",
+                   "--quiet").returncode == 0
+    refused = run_cli("count", str(model), "--engine", "vertex", "--resume", str(checkpoint))
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1 and "engine" in refused.stderr
+    exists = run_cli("count", str(model), "--checkpoint", str(checkpoint))
+    assert exists.returncode == 2 and "--resume" in exists.stderr
+
+
+def test_cli_says_when_no_scheduler_answers():
+    done = run_cli("count", "nothing.npz", "--box", "-1", "1", "--scheduler", "tcp://127.0.0.1:1")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.mark.parametrize("seed", CASES[:5])
+def test_a_dask_cluster_counts_what_the_serial_search_counts(seed, dask_client, short_slices):
+    net, box = random_case(seed)
+    for engine in engines_for(net.input_dim):
+        if get_explorer(engine) is None:
+            continue
+        serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
+        on_dask = count_regions(net, box, engine=engine, client=dask_client, return_regions=True)
+        assert_same(serial, on_dask)
+        assert on_dask.stats["jobs"] == 2
+
+
+def test_count_many_on_dask(dask_client):
+    pairs = [random_case(seed) for seed in CASES[:4]]
+    here = lrcount.count_many(pairs, jobs=1)
+    there = lrcount.count_many(pairs, client=dask_client)
+    assert [r.count for r in there] == [r.count for r in here]
