@@ -1,0 +1,169 @@
+"""One count on several cores, on a Dask cluster, and with checkpoints, against the serial
+path measured in the same run.
+
+For each benchmark network (10^4 regions and more; the engine is the one ``auto`` picks) it
+prints the count and the seconds of ``jobs=1`` (the serial search, no tasks), ``jobs=2`` (two
+worker processes) and a two-worker Dask ``LocalCluster``, the speed-ups, and from the
+``jobs=2`` run's task log (each task's parent and seconds) the speed-up the same split would
+give on 8, 64 and 512 workers (a greedy schedule of the logged tasks:
+:func:`lrcount.parallel.simulated_speedup`), as efficiency (speed-up / workers). The counts
+of every run must agree, or the script stops.
+
+``--large`` also counts a network of more than 10^6 regions with ``lrcount count --jobs 2
+--checkpoint`` in a subprocess, killed once with SIGKILL half-way and resumed, and reports its
+regions, seconds and peak resident memory (coordinator and largest worker), and the cost of
+checkpoints: the same count in one process with and without ``--checkpoint`` at the default
+interval and at 5 s. Usage:
+
+    python benchmarks/bench_parallel.py [--networks 2-320-320-320-1,...] [--no-dask] [--large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engines import case  # noqa: E402  (the benchmark networks, one definition)
+
+#: Networks of 10^4 regions and more, for each engine auto picks: planar (2-D), vertex (3-7-D),
+#: split (8-D and up), and an ACAS Xu box.
+NETWORKS = ["2-320-320-320-1", "2-500-500-500-1", "3-48-48-48-1", "4-20-20-20-1", "5-16-16-16-1", "acas-0.15",
+            "8-12-12-1", "12-10-10-1"]
+#: More than 10^6 regions (vertex), for the run with checkpoints.
+LARGE = "3-64-64-64-64-1"
+#: A count of about 1.5 minutes in one process, for the cost of checkpoints.
+CHECKPOINT_COST = "2-500-500-500-1"
+
+
+def timed_count(name: str, **kwargs):
+    import lrcount
+
+    network, domain = case(name)
+    start = time.perf_counter()
+    result = lrcount.count_regions(network, domain, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def compare_jobs(names: list[str], dask: bool) -> list[dict]:
+    from lrcount.parallel import simulated_speedup
+
+    client = cluster = None
+    if dask:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    rows = []
+    print(f"{'network':<18} {'engine':<7} {'regions':>9} {'jobs=1 s':>9} {'jobs=2 s':>9} {'x':>5} {'dask s':>8} {'x':>5} "
+          f"{'tasks':>6}  predicted efficiency at 8 / 64 / 512 workers", flush=True)
+    try:
+        for name in names:
+            serial, t1 = timed_count(name, jobs=1)
+            two, t2 = timed_count(name, jobs=2)
+            counts = {serial.count, two.count}
+            td = None
+            if client is not None:
+                on_dask, td = timed_count(name, client=client)
+                counts.add(on_dask.count)
+            if len(counts) != 1 or not serial.complete:
+                sys.exit(f"{name}: the counts differ: {counts}")
+            log = two.stats["task_log"]
+            efficiency = {p: simulated_speedup(log["parents"], log["seconds"], p) / p for p in (8, 64, 512)}
+            row = {"network": name, "engine": serial.engine, "regions": serial.count, "jobs1_s": t1, "jobs2_s": t2,
+                   "speedup2": t1 / t2, "dask_s": td, "speedup_dask": t1 / td if td else None,
+                   "tasks": two.stats["tasks"], "work_s": sum(log["seconds"]),
+                   "efficiency": {str(p): e for p, e in efficiency.items()}}
+            rows.append(row)
+            dask_text = f"{td:8.2f} {t1 / td:5.2f}" if td else f"{'-':>8} {'-':>5}"
+            print(f"{name:<18} {serial.engine:<7} {serial.count:>9} {t1:9.2f} {t2:9.2f} {t1 / t2:5.2f} {dask_text} "
+                  f"{two.stats['tasks']:>6}  {efficiency[8]:.2f} / {efficiency[64]:.2f} / {efficiency[512]:.2f}", flush=True)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    return rows
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lrcount", "count", *args]
+
+
+def large_run(name: str, folder: Path) -> dict:
+    """The >= 10^6-region count with checkpoints, killed once half-way and resumed."""
+    import numpy as np
+
+    import lrcount
+
+    network, domain = case(name)
+    model = folder / "large.npz"
+    lrcount.save(network, model, box=np.c_[domain.lower, domain.upper])
+    checkpoint = folder / "large.json"
+    args = [str(model), "--jobs", "2", "--checkpoint-every", "60", "--json", "--quiet"]
+    start = time.perf_counter()
+    first = subprocess.Popen(cli(*args, "--checkpoint", str(checkpoint)), stdout=subprocess.DEVNULL,
+                             start_new_session=True)
+    time.sleep(150)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    killed_at = time.perf_counter() - start
+    saved = json.loads(checkpoint.read_text())["count"]
+    done = subprocess.run(cli(*args, "--resume", str(checkpoint)), capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    result = json.loads(done.stdout)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    row = {"network": name, "regions": result["count"], "complete": result["complete"], "seconds": seconds,
+           "killed_at_s": killed_at, "regions_in_checkpoint_when_killed": saved, "peak_mb_largest_process": peak_mb,
+           "engine": result["engine"]}
+    print(f"{name}: {result['count']} regions ({'complete' if result['complete'] else 'INCOMPLETE'}) in {seconds:.0f} s "
+          f"with 2 workers, killed with SIGKILL at {killed_at:.0f} s ({saved} regions in the checkpoint) and resumed; "
+          f"peak resident memory of the largest process {peak_mb:.0f} MB", flush=True)
+    return row
+
+
+def checkpoint_cost(name: str, folder: Path) -> dict:
+    """One process, with and without checkpoints (default interval, and every 5 s)."""
+    import lrcount
+
+    network, domain = case(name)
+    times = {}
+    for label, kwargs in (("none", {}), ("every 60 s", {"checkpoint_every": 60.0}), ("every 5 s", {"checkpoint_every": 5.0})):
+        if kwargs:
+            kwargs["checkpoint"] = folder / f"cost-{label.split()[1]}.json"
+        start = time.perf_counter()
+        lrcount.count_regions(network, domain, jobs=1, **kwargs)
+        times[label] = time.perf_counter() - start
+    base = times["none"]
+    print(f"checkpoint cost on {name}, one process: no checkpoint {base:.1f} s; "
+          + "; ".join(f"{label} {t:.1f} s ({100 * (t / base - 1):+.1f}%)" for label, t in times.items() if label != "none"),
+          flush=True)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default=",".join(NETWORKS))
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster runs")
+    parser.add_argument("--large", action="store_true", help=f"also the >10^6-region run ({LARGE}) and checkpoint costs")
+    parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
+    out = {"jobs": compare_jobs(args.networks.split(","), dask=not args.no_dask)}
+    if args.large:
+        with tempfile.TemporaryDirectory() as folder:
+            out["large"] = large_run(LARGE, Path(folder))
+            out["checkpoint_cost"] = checkpoint_cost(CHECKPOINT_COST, Path(folder))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
