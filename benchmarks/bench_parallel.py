@@ -36,10 +36,10 @@ from bench_engines import case  # noqa: E402  (the benchmark networks, one defin
 
 #: Networks of 10^4 regions and more, for each engine auto picks: planar (2-D), vertex (3-7-D),
 #: split (8-D and up), and an ACAS Xu box.
-NETWORKS = ["2-320-320-320-1", "2-500-500-500-1", "3-48-48-48-1", "4-20-20-20-1", "5-16-16-16-1", "acas-0.15",
+NETWORKS = ["2-320-320-320-1", "3-48-48-48-1", "4-20-20-20-1", "5-16-16-16-1", "acas-0.15",
             "8-12-12-1", "12-10-10-1"]
 #: More than 10^6 regions (vertex), for the run with checkpoints.
-LARGE = "3-64-64-64-64-1"
+LARGE = "3-128-128-128-1"
 #: A count of about 1.5 minutes in one process, for the cost of checkpoints.
 CHECKPOINT_COST = "2-500-500-500-1"
 

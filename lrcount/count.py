@@ -153,8 +153,10 @@ def count_regions(
         name = spec.name
         if return_regions and not spec.lists_regions:
             raise LRCountError(f"engine {name} counts without listing regions; use {', '.join(listing_engines())} to get them")
-        tasks = (workers > 1 or client is not None or checkpoint is not None) and (
-            get_explorer(name) is not None or jobs is not None or client is not None or checkpoint is not None)
+        # tasks for a checkpoint, a cluster or several cores; by default only for the engines that
+        # have them (an engine without them refuses what was asked for explicitly)
+        tasks = client is not None or checkpoint is not None or (
+            workers > 1 and (get_explorer(name) is not None or jobs is not None))
         saved = None
         if checkpoint is not None:
             saved = Checkpoint(checkpoint, problem_identity(network, domain, epsilon, name), resume=resume,

@@ -44,7 +44,7 @@ def dask_client(address: str):
     except ImportError:
         raise LRCountError("running on a Dask cluster needs Dask: pip install 'lrcount[dask]'") from None
     try:
-        return Client(address, timeout=10)
+        return Client(address, timeout=5)
     except (OSError, TimeoutError, ValueError) as error:
         raise LRCountError(f"cannot reach a Dask scheduler at {address} ({error}); start one with `dask scheduler` "
                            "and workers with `dask worker ADDRESS`") from None
@@ -69,24 +69,30 @@ class TaskResult:
     frontier: list[Prefix]
     seconds: float
     status: str = "complete"
+    stats: dict = field(default_factory=dict)
 
 
 def explore_task(problem: CountingProblem, engine: str, prefixes: list[Prefix], slice_seconds: float, collect: bool,
-                 stop_reason=lambda: None) -> TaskResult:
+                 stop_reason=lambda: None, on_region=lambda n: None) -> TaskResult:
     """Run one task: explore ``prefixes`` with ``engine`` for ``slice_seconds``."""
     start = time.perf_counter()
     run, frontier = get_explorer(engine)(problem, prefixes, stop_reason=stop_reason,
-                                         slice_end=Deadline.after(slice_seconds), collect=collect)
-    return TaskResult(run.count, run.patterns, run.points, frontier, time.perf_counter() - start, run.status)
+                                         slice_end=Deadline.after(slice_seconds), on_region=on_region, collect=collect)
+    return TaskResult(run.count, run.patterns, run.points, frontier, time.perf_counter() - start, run.status, run.stats)
 
 
 _WORKER_PROBLEM: CountingProblem | None = None
 
 
 def _start_worker(problem: CountingProblem) -> None:
-    """A worker process keeps the problem, and leaves Ctrl-C to the coordinator."""
+    """A worker process keeps the problem, leaves Ctrl-C to the coordinator, and runs BLAS on
+    one thread: the workers already use every core, and each one's BLAS threads would spin
+    for cores the others hold (2 workers ran 1.5x slower than 1 process on 2 cores)."""
     global _WORKER_PROBLEM
+    from threadpoolctl import threadpool_limits
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
     _WORKER_PROBLEM = problem
 
 
@@ -194,6 +200,7 @@ class ParallelSearch:
             self.records = RegionRecords(checkpoint.regions_path, problem.net.n_hidden, problem.chart.dim,
                                          self.state.records)
         self.log = TaskLog()
+        self.engine_stats: dict = {}  # the engine's own, added up over tasks
         self.attempts: dict[int, int] = {}  # by task (its list of prefixes)
         self.executor = None
         self.start = time.perf_counter() - self.state.seconds
@@ -215,7 +222,8 @@ class ParallelSearch:
             if self.executor is not None:
                 self.executor.close()
             self._save()
-        stats = {"jobs": self.jobs if self.client is None else self.executor and self.executor.workers,
+        workers = self.executor.workers if self.executor is not None else self.jobs if self.client is None else 1
+        stats = {**self.engine_stats, "jobs": workers,
                  "tasks": self.state.tasks, "reruns": self.state.reruns, "pending": len(self.pending),
                  "task_log": self.log.to_dict()}
         if self.checkpoint is not None:
@@ -235,11 +243,12 @@ class ParallelSearch:
                 return reason
             task, parent = self.pending.pop()
             slice_seconds = FIRST_SLICE if parallel else self._until_save()
-            result = explore_task(self.problem, self.engine, task, self._sliced(slice_seconds), self.collect, stop_reason)
+            result = explore_task(self.problem, self.engine, task, self._sliced(slice_seconds), self.collect, stop_reason,
+                                  on_region=self.on_region)  # progress as regions are found
             if result.status != "complete":  # interrupted: the task stays pending, its regions are found again
                 self.pending.append((task, parent))
                 return result.status
-            self._absorb(result, self._new_task_id(parent))
+            self._absorb(result, self._new_task_id(parent), reported=True)
             self._maybe_save()
         if not self.pending:
             return None
@@ -287,10 +296,14 @@ class ParallelSearch:
             self.running = []
             self.executor.restart()
 
-    def _absorb(self, result: TaskResult, task_id: int) -> None:
-        """Add a finished task's regions and make tasks of its frontier."""
+    def _absorb(self, result: TaskResult, task_id: int, reported: bool = False) -> None:
+        """Add a finished task's regions (``reported``: already shown as progress) and make
+        tasks of its frontier."""
         self.state.count += result.count
         self.state.tasks += 1
+        for key, value in result.stats.items():
+            added = isinstance(value, int) and not isinstance(value, bool)  # counts add up; the rest is per problem
+            self.engine_stats[key] = self.engine_stats.get(key, 0) + value if added else value
         self.log.seconds[task_id] = result.seconds
         if self.collect:
             if self.records is not None:
@@ -298,7 +311,7 @@ class ParallelSearch:
             else:
                 self.patterns.extend(result.patterns)
                 self.points.extend(result.points)
-        if result.count:
+        if result.count and not reported:
             self.on_region(result.count)
         workers = self.jobs if self.executor is None else self.executor.workers
         groups = max(1, min(len(result.frontier), 2 * workers))

@@ -65,7 +65,7 @@ def test_two_processes_equal_serial_on_every_engine(seed, short_slices):
 
 def test_the_tasks_really_travel(short_slices):
     """With short slices a count is many tasks, and their points are the regions' points."""
-    net = trained_network([3, 12, 12, 1], seed=5)
+    net = trained_network([3, 10, 10, 10, 1], seed=5)
     box = Box(-1, 1)
     for engine in ("vertex", "split"):
         serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
@@ -282,10 +282,12 @@ def test_cli_refuses_a_mismatched_checkpoint_in_one_line(slow_model, tmp_path):
     assert exists.returncode == 2 and "--resume" in exists.stderr
 
 
-def test_cli_says_when_no_scheduler_answers():
-    done = run_cli("count", "nothing.npz", "--box", "-1", "1", "--scheduler", "tcp://127.0.0.1:1")
+def test_cli_says_when_no_scheduler_answers(tmp_path):
+    model = tmp_path / "small.npz"
+    lrcount.save(ReLUNetwork.random([2, 4, 1], seed=0), model)
+    done = run_cli("count", str(model), "--box", "-1", "1", "--scheduler", "tcp://127.0.0.1:9")
     assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert len(done.stderr.strip().splitlines()) == 1 and "dask scheduler" in done.stderr
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,8 @@ class Slicing:
     Handing a cell back costs about what splitting it by one layer costs (its maps are rebuilt
     from its pattern), so the cells that only wait for the last layer are finished here while
     a shallower loop still holds chunks, which go back instead; and while sliced, the loops
-    take small chunks, so that what goes back comes in small pieces."""
+    above the last layer take small chunks, so that what goes back comes in small pieces
+    (the last layer's loop keeps large ones: they batch the most work)."""
 
     def __init__(self, slice_end: Deadline, n_layers: int):
         self.slice_end, self.n_layers = slice_end, n_layers
@@ -125,8 +126,8 @@ class Slicing:
         self.rest_from: int | None = None
 
     def chunk_size(self, default: int, boundary: int) -> int:
-        """The size of a chunk below ``boundary``."""
-        return max(1, default // 16) if self.sliced else default
+        """The size of a chunk below ``boundary``: smaller above the last layer while sliced."""
+        return max(1, default // 16) if self.sliced and boundary < self.n_layers - 1 else default
 
     def chunks(self, bounds: Sequence[tuple[int, int]], boundary: int, found: Callable[[], int]) -> Iterator[tuple[int, int]]:
         """The chunks ``(lo, hi)`` to take below ``boundary``; when it stops early,

@@ -17,7 +17,7 @@ from .arrangement import BATCH_BITS, Faces, arrange, batches
 from .polygons import Cells, cut_by_line, interior_points, keep_thick, select
 
 #: Cells processed together through the next layers (bounds the memory).
-CHUNK = 4096
+CHUNK = 1024
 
 
 class PlanarSplitter:
