@@ -105,7 +105,6 @@ def cmd_count(args) -> str:
         resume=args.resume is not None,
         checkpoint_every=args.checkpoint_every,
     )
-    result.stats.pop("task_log", None)  # the library's, for replaying the run's split
     return _report_count(result, args)
 
 
