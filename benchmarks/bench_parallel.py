@@ -53,42 +53,39 @@ def timed_count(name: str, **kwargs):
 
 
 def compare_jobs(names: list[str], dask: bool) -> list[dict]:
+    """Serial, two processes, then (with no cluster running meanwhile: its threads would make
+    the local workers start fresh instead of forking) a two-worker Dask ``LocalCluster``."""
     from lrcount.parallel import simulated_speedup
 
-    client = cluster = None
+    rows = []
+    for name in names:
+        serial, t1 = timed_count(name, jobs=1)
+        two, t2 = timed_count(name, jobs=2)
+        if serial.count != two.count or not serial.complete:
+            sys.exit(f"{name}: the counts differ: {serial.count} and {two.count}")
+        log = two.stats["task_log"]
+        efficiency = {str(p): simulated_speedup(log["parents"], log["seconds"], p) / p for p in (8, 64, 512)}
+        rows.append({"network": name, "engine": serial.engine, "regions": serial.count, "jobs1_s": t1, "jobs2_s": t2,
+                     "speedup2": t1 / t2, "dask_s": None, "speedup_dask": None, "tasks": two.stats["tasks"],
+                     "work_s": sum(log["seconds"]), "efficiency": efficiency})
     if dask:
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    rows = []
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            for row in rows:
+                on_dask, row["dask_s"] = timed_count(row["network"], client=client)
+                if on_dask.count != row["regions"]:
+                    sys.exit(f"{row['network']}: the Dask count {on_dask.count} differs from {row['regions']}")
+                row["speedup_dask"] = row["jobs1_s"] / row["dask_s"]
     print(f"{'network':<18} {'engine':<7} {'regions':>9} {'jobs=1 s':>9} {'jobs=2 s':>9} {'x':>5} {'dask s':>8} {'x':>5} "
-          f"{'tasks':>6}  predicted efficiency at 8 / 64 / 512 workers", flush=True)
-    try:
-        for name in names:
-            serial, t1 = timed_count(name, jobs=1)
-            two, t2 = timed_count(name, jobs=2)
-            counts = {serial.count, two.count}
-            td = None
-            if client is not None:
-                on_dask, td = timed_count(name, client=client)
-                counts.add(on_dask.count)
-            if len(counts) != 1 or not serial.complete:
-                sys.exit(f"{name}: the counts differ: {counts}")
-            log = two.stats["task_log"]
-            efficiency = {p: simulated_speedup(log["parents"], log["seconds"], p) / p for p in (8, 64, 512)}
-            row = {"network": name, "engine": serial.engine, "regions": serial.count, "jobs1_s": t1, "jobs2_s": t2,
-                   "speedup2": t1 / t2, "dask_s": td, "speedup_dask": t1 / td if td else None,
-                   "tasks": two.stats["tasks"], "work_s": sum(log["seconds"]),
-                   "efficiency": {str(p): e for p, e in efficiency.items()}}
-            rows.append(row)
-            dask_text = f"{td:8.2f} {t1 / td:5.2f}" if td else f"{'-':>8} {'-':>5}"
-            print(f"{name:<18} {serial.engine:<7} {serial.count:>9} {t1:9.2f} {t2:9.2f} {t1 / t2:5.2f} {dask_text} "
-                  f"{two.stats['tasks']:>6}  {efficiency[8]:.2f} / {efficiency[64]:.2f} / {efficiency[512]:.2f}", flush=True)
-    finally:
-        if client is not None:
-            client.close()
-            cluster.close()
+          f"{'tasks':>6}  predicted efficiency at 8 / 64 / 512 workers")
+    for row in rows:
+        dask_text = f"{row['dask_s']:8.2f} {row['speedup_dask']:5.2f}" if row["dask_s"] else f"{'-':>8} {'-':>5}"
+        e = row["efficiency"]
+        print(f"{row['network']:<18} {row['engine']:<7} {row['regions']:>9} {row['jobs1_s']:9.2f} {row['jobs2_s']:9.2f} "
+              f"{row['speedup2']:5.2f} {dask_text} {row['tasks']:>6}  {e['8']:.2f} / {e['64']:.2f} / {e['512']:.2f}",
+              flush=True)
     return rows
 
 
@@ -106,7 +103,8 @@ def large_run(name: str, folder: Path) -> dict:
 
     network, domain = case(name)
     model = folder / "large.npz"
-    lrcount.save(network, model, box=np.c_[domain.lower, domain.upper])
+    n0 = network.input_dim
+    lrcount.save(network, model, box=np.c_[np.broadcast_to(domain.lower, n0), np.broadcast_to(domain.upper, n0)])
     start = time.perf_counter()
     done = subprocess.run(cli(str(model), "--jobs", "2", "--checkpoint", str(folder / "large.json"), "--json", "--quiet"),
                           capture_output=True, text=True, check=True)

@@ -1,7 +1,8 @@
 """Checkpoints of a count: the regions counted, the tasks still to run, and the problem.
 
 A checkpoint is one JSON file, replaced atomically (:func:`lrcount.io.files.write_atomically`),
-never a pickle. Regions, when they are listed, go to a file beside it (``FILE.regions``) as
+never a pickle; the pending tasks are :func:`~lrcount.engines.frontier.pack`ed arrays in
+base64. Regions, when they are listed, go to a file beside it (``FILE.regions``) as
 fixed-size records (packed pattern bits, then the interior point in chart coordinates as
 float64), appended as tasks finish and flushed to disk before each checkpoint, which records
 how many records it covers. A resumed count cuts that file back to them, so every region is
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .domain import Domain
-from .engines.frontier import Prefix
+from .engines.frontier import Prefix, from_text, pack, to_text, unpack
 from .errors import LRCountError
 from .io.files import check_output_file, write_atomically
 from .network import ReLUNetwork
@@ -86,7 +87,7 @@ class Checkpoint:
                 raise LRCountError(f"{self.path} was made for {'a different' if saved == 'another' else saved!s} {what}"
                                    f"{'' if saved == 'another' else ' (this count: ' + self.identity[key] + ')'}; "
                                    "resume with the same network, domain, epsilon and engine, or start a new checkpoint")
-        pending = [[Prefix.from_json(p) for p in task] for task in data["pending"]]
+        pending = [unpack(from_text(task)) for task in data["pending"]]
         return State(int(data["count"]), pending, float(data["seconds"]), int(data["tasks"]), int(data["reruns"]),
                      data["records"])
 
@@ -94,7 +95,7 @@ class Checkpoint:
         """Replace the checkpoint by ``state``, atomically (the regions file first flushed)."""
         data = {"format": FORMAT, "problem": self.identity, "count": state.count, "seconds": state.seconds,
                 "tasks": state.tasks, "reruns": state.reruns, "records": state.records,
-                "pending": [[p.to_json() for p in task] for task in state.pending]}
+                "pending": [to_text(pack(task)) for task in state.pending]}
         write_atomically(self.path, lambda file: file.write(json.dumps(data).encode()))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, RegionRecords, State
 from .engines import EngineRun, get_explorer
-from .engines.frontier import Prefix
+from .engines.frontier import Prefix, pack, unpack
 from .errors import LRCountError
 from .problem import CountingProblem
 from .runtime import Deadline, search_limits
@@ -60,25 +60,30 @@ def usable_cores() -> int:
 
 @dataclass
 class TaskResult:
-    """What a task found: the regions (patterns and points in chart coordinates when
-    collected), the frontier handed back, and the worker's seconds."""
+    """What a task found: the regions (patterns and points in chart coordinates, one row each,
+    when collected), the frontier handed back (:func:`~lrcount.engines.frontier.pack`ed), and
+    the worker's seconds."""
 
     count: int
-    patterns: list | None
-    points: list | None
-    frontier: list[Prefix]
+    patterns: np.ndarray | None
+    points: np.ndarray | None
+    frontier: dict[str, np.ndarray]
     seconds: float
     status: str = "complete"
     stats: dict = field(default_factory=dict)
 
 
-def explore_task(problem: CountingProblem, engine: str, prefixes: list[Prefix], slice_seconds: float, collect: bool,
+def explore_task(problem: CountingProblem, engine: str, task: dict[str, np.ndarray], slice_seconds: float, collect: bool,
                  stop_reason=lambda: None, on_region=lambda n: None) -> TaskResult:
-    """Run one task: explore ``prefixes`` with ``engine`` for ``slice_seconds``."""
+    """Run one task: explore its prefixes (``task``: packed) with ``engine`` for ``slice_seconds``."""
     start = time.perf_counter()
-    run, frontier = get_explorer(engine)(problem, prefixes, stop_reason=stop_reason,
+    run, frontier = get_explorer(engine)(problem, unpack(task), stop_reason=stop_reason,
                                          slice_end=Deadline.after(slice_seconds), on_region=on_region, collect=collect)
-    return TaskResult(run.count, run.patterns, run.points, frontier, time.perf_counter() - start, run.status, run.stats)
+    patterns = points = None
+    if collect:
+        patterns = np.array(run.patterns, dtype=bool).reshape(-1, problem.net.n_hidden)
+        points = np.array(run.points, dtype=float).reshape(-1, problem.chart.dim)
+    return TaskResult(run.count, patterns, points, pack(frontier), time.perf_counter() - start, run.status, run.stats)
 
 
 _WORKER_PROBLEM: CountingProblem | None = None
@@ -96,8 +101,8 @@ def _start_worker(problem: CountingProblem) -> None:
     _WORKER_PROBLEM = problem
 
 
-def _process_task(engine: str, prefixes: list[Prefix], slice_seconds: float, collect: bool) -> TaskResult:
-    return explore_task(_WORKER_PROBLEM, engine, prefixes, slice_seconds, collect)
+def _process_task(engine: str, task: dict[str, np.ndarray], slice_seconds: float, collect: bool) -> TaskResult:
+    return explore_task(_WORKER_PROBLEM, engine, task, slice_seconds, collect)
 
 
 class _Processes:
@@ -228,7 +233,8 @@ class ParallelSearch:
                  "task_log": self.log.to_dict()}
         if self.checkpoint is not None:
             stats["checkpoint"] = self.checkpoint.path
-        patterns, points = self.patterns, self.points
+        patterns = np.concatenate(self.patterns) if self.patterns else np.zeros((0, self.problem.net.n_hidden), bool)
+        points = np.concatenate(self.points) if self.points else np.zeros((0, self.problem.chart.dim))
         if self.records is not None:
             patterns, points = self.records.read()
             self.records.close()
@@ -243,8 +249,8 @@ class ParallelSearch:
                 return reason
             task, parent = self.pending.pop()
             slice_seconds = FIRST_SLICE if parallel else self._until_save()
-            result = explore_task(self.problem, self.engine, task, self._sliced(slice_seconds), self.collect, stop_reason,
-                                  on_region=self.on_region)  # progress as regions are found
+            result = explore_task(self.problem, self.engine, pack(task), self._sliced(slice_seconds), self.collect,
+                                  stop_reason, on_region=self.on_region)  # progress as regions are found
             if result.status != "complete":  # interrupted: the task stays pending, its regions are found again
                 self.pending.append((task, parent))
                 return result.status
@@ -260,7 +266,7 @@ class ParallelSearch:
             while reason is None and self.pending and len(self.running) < 2 * self.executor.workers:
                 task, parent = self.pending.pop()
                 task_id = self._new_task_id(parent)
-                future = self.executor.submit(self.engine, task, self._sliced(SLICE), self.collect)
+                future = self.executor.submit(self.engine, pack(task), self._sliced(SLICE), self.collect)
                 self.running.append(_Running(future, task, task_id))
             done = [r for r in self.running if r.future.done()]
             if not done:
@@ -309,15 +315,16 @@ class ParallelSearch:
             if self.records is not None:
                 self.records.append(result.patterns, result.points)
             else:
-                self.patterns.extend(result.patterns)
-                self.points.extend(result.points)
+                self.patterns.append(result.patterns)
+                self.points.append(result.points)
         if result.count and not reported:
             self.on_region(result.count)
+        frontier = unpack(result.frontier)
         workers = self.jobs if self.executor is None else self.executor.workers
-        groups = max(1, min(len(result.frontier), 2 * workers))
-        size = math.ceil(len(result.frontier) / groups) if result.frontier else 1
-        for first in range(0, len(result.frontier), size):
-            self.pending.append((result.frontier[first:first + size], task_id))
+        groups = max(1, min(len(frontier), 2 * workers))
+        size = math.ceil(len(frontier) / groups) if frontier else 1
+        for first in range(0, len(frontier), size):
+            self.pending.append((frontier[first:first + size], task_id))
 
     def _new_task_id(self, parent: int) -> int:
         self.log.parents.append(parent)

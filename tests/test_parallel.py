@@ -22,7 +22,7 @@ from lrcount import Box, ReLUNetwork, count_regions
 from lrcount import parallel as parallel_module
 from lrcount.checkpoint import problem_identity
 from lrcount.engines import engines_for, get_explorer
-from lrcount.engines.frontier import Prefix
+from lrcount.engines.frontier import Prefix, from_text, pack, to_text, unpack
 from lrcount.errors import LRCountError
 from lrcount.parallel import simulated_speedup
 
@@ -93,20 +93,26 @@ def test_tasks_in_this_process_equal_serial(short_slices, tmp_path):
         assert_same(serial, sliced)
 
 
-def test_prefixes_travel_as_json():
-    split_node = Prefix(1, np.array([1, 0, 1, 1, 0], bool), np.array([1, 0, 0], bool), np.array([2, 0]))
-    cell = {"V": np.random.default_rng(0).normal(size=(4, 3)), "T": np.array([[0, 5], [5, 7], [0, 7], [5, 7]]),
-            "R": np.arange(24.0).reshape(8, 3)}
-    vertex_node = Prefix(2, np.ones(9, bool), cell=cell)
-    for node in (Prefix.root(), split_node, vertex_node):
-        back = Prefix.from_json(json.loads(json.dumps(node.to_json())))
-        assert back.layer == node.layer and np.array_equal(back.bits, node.bits)
-        assert (back.todo is None) == (node.todo is None)
-        if node.todo is not None:
-            assert np.array_equal(back.on, node.on) and np.array_equal(back.todo, node.todo)
-    back = Prefix.from_json(json.loads(json.dumps(vertex_node.to_json())))
-    assert np.array_equal(back.cell["V"], cell["V"])  # bit for bit
-    assert np.array_equal(back.cell["R"][back.cell["T"]], cell["R"][cell["T"]])  # only the rows it uses
+def test_prefixes_travel_as_a_few_arrays_and_as_json():
+    rows = np.arange(24.0).reshape(8, 3)
+    cell = {"V": np.random.default_rng(0).normal(size=(4, 3)), "T": np.array([[0, 5], [5, 7], [0, 7], [5, 7]]), "R": rows}
+    other = {"V": np.ones((3, 3)), "T": np.array([[1, 2], [2, 3], [1, 3]]), "R": rows}
+    nodes = [Prefix.root(), Prefix(1, np.array([1, 0, 1, 1, 0], bool), np.array([1, 0, 0], bool), np.array([2, 0])),
+             Prefix(2, np.ones(9, bool), cell=cell), Prefix(2, np.zeros(9, bool), cell=other)]
+    packed = pack(nodes)
+    assert len(packed["cell.R"]) == len(rows)  # shared rows travel once
+    for arrays in (packed, from_text(json.loads(json.dumps(to_text(packed))))):
+        back = unpack(arrays)
+        assert [b.layer for b in back] == [n.layer for n in nodes]
+        for node, b in zip(nodes, back):
+            assert np.array_equal(b.bits, node.bits) and b.bits.dtype == bool
+            assert (b.todo is None) == (node.todo is None) and (b.cell is None) == (node.cell is None)
+            if node.todo is not None:
+                assert np.array_equal(b.on, node.on) and np.array_equal(b.todo, node.todo)
+            if node.cell is not None:
+                assert all(np.array_equal(b.cell[key], node.cell[key]) for key in node.cell)  # bit for bit
+        assert back[2].cell["R"] is back[3].cell["R"]
+    assert unpack(pack([])) == []
 
 
 def test_simulated_speedup_on_known_task_trees():

@@ -45,40 +45,76 @@ class Prefix:
         """The whole tree."""
         return cls(0, np.zeros(0, bool))
 
-    def to_json(self) -> dict:
-        """A JSON-ready dict (bit arrays packed, base64)."""
-        out = {"layer": self.layer, "n": len(self.bits), "bits": _pack(self.bits)}
-        if self.todo is not None:
-            out.update(on=_pack(self.on), width=len(self.on), todo=self.todo.tolist())
-        if self.cell is not None:
-            cell = dict(self.cell)
-            if "T" in cell:  # facet ids into rows shared with other cells: keep this cell's rows only
-                ids, T = np.unique(cell["T"], return_inverse=True)
-                cell.update(T=T.reshape(cell["T"].shape).astype(np.int64), R=cell["R"][ids])
-            out["cell"] = {name: {"dtype": a.dtype.str, "shape": list(a.shape),
-                                  "data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")}
-                           for name, a in cell.items()}
-        return out
 
-    @classmethod
-    def from_json(cls, data: dict) -> Prefix:
-        """The inverse of :meth:`to_json`."""
-        bits = _unpack(data["bits"], int(data["n"]))
-        on = todo = cell = None
-        if "todo" in data:
-            on, todo = _unpack(data["on"], data["width"]), np.asarray(data["todo"], dtype=np.intp)
-        if "cell" in data:
-            cell = {name: np.frombuffer(base64.b64decode(a["data"]), dtype=np.dtype(a["dtype"])).reshape(a["shape"]).copy()
-                    for name, a in data["cell"].items()}
-        return cls(int(data["layer"]), bits, on, todo, cell)
+def pack(prefixes: Sequence[Prefix]) -> dict[str, np.ndarray]:
+    """Prefixes as a few flat arrays (ragged parts end to end, with their lengths), to send or
+    save: thousands of small arrays cost far more to move one by one. Arrays that several
+    prefixes share (a batch's facet rows) are stored once."""
+    out = {"layer": np.array([p.layer for p in prefixes], dtype=np.int64)}
+    _ragged(out, "bits", [p.bits for p in prefixes])
+    split = [p for p in prefixes if p.todo is not None]
+    out["split"] = np.array([p.todo is not None for p in prefixes], dtype=bool)
+    _ragged(out, "on", [p.on for p in split])
+    _ragged(out, "todo", [np.asarray(p.todo, dtype=np.int64) for p in split])
+    cells = [p for p in prefixes if p.cell is not None]
+    out["cell"] = np.array([p.cell is not None for p in prefixes], dtype=bool)
+    for key in sorted({key for p in cells for key in p.cell}):
+        blocks: dict[int, int] = {}
+        distinct = []
+        for p in cells:
+            if id(p.cell[key]) not in blocks:
+                blocks[id(p.cell[key])] = len(distinct)
+                distinct.append(p.cell[key])
+        _ragged(out, f"cell.{key}", distinct)
+        out[f"cell.{key}.block"] = np.array([blocks[id(p.cell[key])] for p in cells], dtype=np.int64)
+    return out
 
 
-def _pack(bits: np.ndarray) -> str:
-    return base64.b64encode(np.packbits(bits).tobytes()).decode("ascii")
+def unpack(arrays: dict[str, np.ndarray]) -> list[Prefix]:
+    """The prefixes of :func:`pack`."""
+    bits = _split(arrays, "bits")
+    on, todo = iter(_split(arrays, "on")), iter(_split(arrays, "todo"))
+    keys = sorted({name.split(".")[1] for name in arrays if name.startswith("cell.")})
+    blocks = {key: _split(arrays, f"cell.{key}") for key in keys}
+    cells = iter(range(int(arrays["cell"].sum())))
+    prefixes = []
+    for layer, b, is_split, has_cell in zip(arrays["layer"], bits, arrays["split"], arrays["cell"]):
+        cell = None
+        if has_cell:
+            c = next(cells)
+            cell = {key: blocks[key][arrays[f"cell.{key}.block"][c]] for key in keys}
+        prefixes.append(Prefix(int(layer), b.astype(bool), next(on).astype(bool) if is_split else None,
+                               next(todo).astype(np.intp) if is_split else None, cell))
+    return prefixes
 
 
-def _unpack(text: str, n: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(base64.b64decode(text), np.uint8), count=n).astype(bool)
+def _ragged(out: dict, name: str, parts: list[np.ndarray]) -> None:
+    """``parts`` end to end along their first axis, and each one's length and trailing shape."""
+    out[f"{name}.lengths"] = np.array([len(part) for part in parts], dtype=np.int64)
+    if parts:
+        out[name] = np.concatenate([np.asarray(part) for part in parts])
+        out[f"{name}.shape"] = np.array(np.asarray(parts[0]).shape[1:], dtype=np.int64)
+
+
+def _split(arrays: dict, name: str) -> list[np.ndarray]:
+    lengths = arrays[f"{name}.lengths"]
+    if len(lengths) == 0:
+        return []
+    flat = arrays[name]
+    shape = tuple(arrays[f"{name}.shape"])
+    return [part.reshape(len(part), *shape) for part in np.split(flat, np.cumsum(lengths)[:-1])]
+
+
+def to_text(arrays: dict[str, np.ndarray]) -> dict:
+    """:func:`pack`'s arrays as JSON-ready text (base64 of the raw bytes)."""
+    return {name: {"dtype": a.dtype.str, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
+            for name, a in arrays.items()}
+
+
+def from_text(data: dict) -> dict[str, np.ndarray]:
+    """The inverse of :func:`to_text`."""
+    return {name: np.frombuffer(base64.b64decode(a["data"]), dtype=np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+            for name, a in data.items()}
 
 
 def prefix_maps(layers, bits: np.ndarray, layer: int, dim: int) -> AffineMap:

@@ -70,10 +70,11 @@ class Cells:
 
     def parts(self) -> list[dict[str, np.ndarray]]:
         """Each cell on its own, as plain arrays: its vertices, their facets' ids and the rows
-        (shared by all, not copied; :meth:`joined` puts them together again)."""
+        the cells use (one array shared by all; :meth:`joined` puts them together again)."""
+        ids, T = np.unique(self.T, return_inverse=True)
+        T, R = T.reshape(self.T.shape).astype(np.int64), self.R[ids]
         starts = self.starts()
-        return [{"V": self.V[starts[c]:starts[c + 1]], "T": self.T[starts[c]:starts[c + 1]], "R": self.R}
-                for c in range(self.n)]
+        return [{"V": self.V[starts[c]:starts[c + 1]], "T": T[starts[c]:starts[c + 1]], "R": R} for c in range(self.n)]
 
     @classmethod
     def joined(cls, parts: list[dict[str, np.ndarray]], names: EdgeNames) -> Cells:
