@@ -181,11 +181,11 @@ def test_a_time_limit_on_a_parallel_count_returns_a_lower_bound(tmp_path):
     assert resumed.complete and resumed.count == full.count
 
 
-def test_a_killed_worker_has_its_task_run_again():
+def test_a_killed_worker_has_its_task_run_again(slow_model):
     import psutil
 
-    net = ReLUNetwork.random([5, 12, 12, 12, 1], seed=7)
-    serial = count_regions(net, Box(-1, 1), engine="vertex", jobs=1, return_regions=True)
+    model, serial = slow_model
+    net = lrcount.load(model)
     killed = []
 
     def kill_a_worker():
