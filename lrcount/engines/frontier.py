@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..region import AffineMap
-from ..runtime import NEVER, Deadline
+from ..runtime import NEVER, Deadline, search_limits
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,13 @@ def from_text(data: dict) -> dict[str, np.ndarray]:
     """The inverse of :func:`to_text`."""
     return {name: np.frombuffer(base64.b64decode(a["data"]), dtype=np.dtype(a["dtype"])).reshape(a["shape"]).copy()
             for name, a in data.items()}
+
+
+def whole_search(explore, problem, *, deadline: Deadline, on_region, collect: bool):
+    """An engine's serial search, through its ``explore``: from the root, with no slice, until
+    ``deadline`` passes or Ctrl-C; the :class:`~lrcount.engines.EngineRun`."""
+    with search_limits(deadline) as stop_reason:
+        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]
 
 
 def prefix_maps(layers, bits: np.ndarray, layer: int, dim: int) -> AffineMap:

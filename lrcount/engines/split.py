@@ -31,11 +31,11 @@ import numpy as np
 from ..lp import new_highs
 from ..problem import CountingProblem
 from ..region import AffineMap, LayerPieces, is_region, pattern_rows
-from ..runtime import NEVER, Deadline, search_limits
+from ..runtime import NEVER, Deadline
 from ..tolerances import BOX_PAD, FEASTOL
 from . import EngineRun, RegionLog
 from .cells import box_sides, unit_planes
-from .frontier import Prefix
+from .frontier import Prefix, whole_search
 
 INF = highspy.kHighsInf
 #: A box is recomputed inside a layer once this many cut rows were added since it was made.
@@ -357,5 +357,4 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting polytopes."""
-    with search_limits(deadline) as stop_reason:
-        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]
+    return whole_search(explore, problem, deadline=deadline, on_region=on_region, collect=collect)

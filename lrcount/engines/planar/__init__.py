@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...problem import CountingProblem
-from ...runtime import NEVER, Deadline, search_limits
+from ...runtime import NEVER, Deadline
 from .. import EngineRun
-from ..frontier import Prefix, by_layer
+from ..frontier import Prefix, by_layer, whole_search
 from .drawing import polygons
 from .polygons import domain_cells
 from .search import PlanarSplitter, Stop
@@ -57,5 +57,4 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` (a domain of dimension 1 or 2) by exact splitting."""
-    with search_limits(deadline) as stop_reason:
-        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]
+    return whole_search(explore, problem, deadline=deadline, on_region=on_region, collect=collect)

@@ -41,9 +41,9 @@ import numpy as np
 
 from ...problem import CountingProblem
 from ...region import AffineMap
-from ...runtime import NEVER, Deadline, search_limits
+from ...runtime import NEVER, Deadline
 from .. import EngineRun, RegionLog, split
-from ..frontier import Prefix, by_layer
+from ..frontier import Prefix, by_layer, whole_search
 from .polytopes import EdgeNames, NotSimple, domain_cell
 from .search import VertexSearch
 
@@ -82,5 +82,4 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
         collect: bool = False) -> EngineRun:
     """Enumerate every region of ``problem`` by splitting vertex sets."""
-    with search_limits(deadline) as stop_reason:
-        return explore(problem, [Prefix.root()], stop_reason=stop_reason, on_region=on_region, collect=collect)[0]
+    return whole_search(explore, problem, deadline=deadline, on_region=on_region, collect=collect)
