@@ -156,6 +156,14 @@ class PatternCertifier(Conshdlr):
         self._layer_of = np.repeat(np.arange(len(problem.net.hidden_widths)), problem.net.hidden_widths)
         self._highs = new_highs()  # one instance for every certificate
 
+    def forget_regions(self) -> None:
+        """Let the regions recorded so far be found, and recorded, again, keeping the verdicts
+        on rejected candidates (never regions, whatever constraints a later search adds): for
+        searches that change the model's constraints between solves (:mod:`lrcount.estimate`)."""
+        for key in self.regions:
+            del self._cuts[key]
+        self.regions.clear()
+
     def _verdict(self, signs: np.ndarray) -> bool:
         """Certify a candidate once (a pattern cut off may still come back as an LP solution
         of a node created before the cut); record the regions and the rejected ones' cuts."""

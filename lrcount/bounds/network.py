@@ -34,18 +34,25 @@ def network_bound(network, domain=None, *, rank: str = "numerical") -> int:
     dimension. The bound is at least the exact count of :func:`lrcount.count_regions` on the
     same domain.
     """
-    from ..preact import ACTIVE, INACTIVE, UNSTABLE
+    from ..preact import UNSTABLE
 
     if rank not in ("numerical", "structural"):
         raise LRCountError(f"unknown rank {rank!r}; use numerical or structural")
-    rank_of = np.linalg.matrix_rank if rank == "numerical" else structural_rank
     if domain is not None:
         from ..problem import CountingProblem
 
         problem = CountingProblem.build(network, domain, tighten=True)
-        net, states = problem.net, problem.bounds.states
-    else:
-        net, states = network, [np.full(n, UNSTABLE) for n in network.hidden_widths]
+        return layers_bound(problem.net, problem.bounds.states, rank=rank)
+    return layers_bound(network, [np.full(n, UNSTABLE) for n in network.hidden_widths], rank=rank)
+
+
+def layers_bound(net, states: list[np.ndarray], *, rank: str = "numerical") -> int:
+    """The bound of :func:`network_bound` for ``net`` with the given neuron ``states`` per
+    layer (ACTIVE / INACTIVE / UNSTABLE on the domain; a
+    :class:`~lrcount.problem.CountingProblem`'s network and bounds give both)."""
+    from ..preact import ACTIVE, INACTIVE, UNSTABLE
+
+    rank_of = np.linalg.matrix_rank if rank == "numerical" else structural_rank
     live = np.ones(net.input_dim, bool)  # inputs of the current layer that vary
     layers = []
     for (w, _), state in zip(net.hidden_layers, states):

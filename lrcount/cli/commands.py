@@ -108,6 +108,30 @@ def cmd_count(args) -> str:
     return _report_count(result, args)
 
 
+def cmd_estimate(args) -> str:
+    from ..estimate import estimate_regions
+    from ..io import load
+
+    epsilon_approx, delta_approx = None, 0.2
+    if args.approx is not None:
+        parts = _float_list(args.approx)
+        if len(parts) != 2:
+            raise LRCountError(f"--approx takes EPS,DELTA, e.g. 0.8,0.2; got {args.approx!r}")
+        epsilon_approx, delta_approx = parts
+    network = load(args.model)
+    domain = _domain_from_args(args)
+    if domain is None and network.default_box is None:
+        raise LRCountError(f"{args.model} stores no box: give the domain with --box LO HI, --box-file F or --through POINTS.npy")
+    result = estimate_regions(network, domain, confidence=args.confidence, epsilon_approx=epsilon_approx,
+                              delta_approx=delta_approx, time_limit=args.time_limit, seed=args.seed, samples=args.samples,
+                              exact_time=args.exact_time, cell_size=args.cell_size, scope=args.scope, epsilon=args.epsilon,
+                              progress=_show_progress(args))
+    if not result.complete:
+        print(f"lrcount: stopped ({result.status}) after {result.seconds:.1f} s; the bounds are those proven so far",
+              file=sys.stderr)
+    return result.to_json() if args.json else result.summary()
+
+
 def _client(address: str | None):
     """A Dask client of the scheduler at ``address``, or None."""
     if address is None:

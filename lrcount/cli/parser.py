@@ -10,7 +10,7 @@ from .. import __version__
 from ..bounds import METHODS as BOUND_METHODS
 from ..engines import ENGINE_NAMES, ENGINES, auto_rule
 from ..tolerances import EPSILON
-from .commands import cmd_bound, cmd_compare, cmd_count, cmd_example, cmd_plot
+from .commands import cmd_bound, cmd_compare, cmd_count, cmd_estimate, cmd_example, cmd_plot
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,14 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     count = sub.add_parser("count", help="count the regions of a model in a domain")
-    count.add_argument("model", help="a .npz, .pt / .pth (state dict) or .onnx file")
-    where = count.add_mutually_exclusive_group()
-    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
-    where.add_argument("--box-file", metavar="F",
-                       help="a VNN-LIB file: its input bounds give the box, other linear input constraints cut it")
-    count.add_argument("--through", metavar="POINTS.npy",
-                       help="count on the line / plane / subspace through these S+1 points (rows), inside --box or, "
-                            "by default, the points' range")
+    _add_model_and_domain(count)
     count.add_argument("--engine", default="auto", choices=("auto", *ENGINE_NAMES),
                        help=", ".join(f"{spec.name} ({spec.domains})" for spec in ENGINES)
                        + f"; auto (default): {auto_rule()}")
@@ -50,6 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds between two checkpoints (default 60)")
     count.add_argument("--quiet", action="store_true", help="no progress line")
     count.set_defaults(run=cmd_count)
+
+    estimate = sub.add_parser("estimate", help="bound and estimate the regions where an exact count cannot finish")
+    _add_model_and_domain(estimate)
+    estimate.add_argument("--confidence", type=float, default=0.99,
+                          help="confidence of the lower bound from random parities (default 0.99)")
+    estimate.add_argument("--approx", metavar="EPS,DELTA",
+                          help="also a two-sided estimate within a factor 1+EPS with probability 1-DELTA (ApproxMC2; "
+                               "slow: it enumerates many hashed cells), e.g. 0.8,0.2")
+    estimate.add_argument("--time-limit", type=float, metavar="S",
+                          help="stop after S seconds with the bounds proven so far")
+    estimate.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    estimate.add_argument("--samples", type=int, default=100_000,
+                          help="random points whose distinct patterns are counted (default 100000; 0: none)")
+    estimate.add_argument("--exact-time", type=float, default=5.0, metavar="S",
+                          help="seconds for an exact count first; if it finishes, that is the answer (default 5)")
+    estimate.add_argument("--cell-size", type=int, default=4,
+                          help="regions each trial must find (default 4; larger: tighter bound, longer trials)")
+    estimate.add_argument("--scope", default="auto", choices=("auto", "all", "first-layer"),
+                          help="binaries the parities range over: all (tightest), first-layer (fast on large networks), "
+                               "auto (default: all up to 64 binaries, else the first layer's)")
+    estimate.add_argument("--epsilon", type=float, default=EPSILON,
+                          help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
+    estimate.add_argument("--json", action="store_true", help="print one JSON object")
+    estimate.add_argument("--quiet", action="store_true", help="no progress line")
+    estimate.set_defaults(run=cmd_estimate)
 
     example = sub.add_parser("example", help="count the regions of a small built-in network with every engine")
     example.add_argument("--json", action="store_true", help="print one JSON object")
@@ -104,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.set_defaults(run=cmd_compare)
     _accept_negative_numbers(parser)
     return parser
+
+
+def _add_model_and_domain(command: argparse.ArgumentParser) -> None:
+    """The model file and the domain options of ``count`` and ``estimate``."""
+    command.add_argument("model", help="a .npz, .pt / .pth (state dict) or .onnx file")
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"), help="the box [LO, HI] on every input")
+    where.add_argument("--box-file", metavar="F",
+                       help="a VNN-LIB file: its input bounds give the box, other linear input constraints cut it")
+    command.add_argument("--through", metavar="POINTS.npy",
+                         help="the line / plane / subspace through these S+1 points (rows), inside --box or, "
+                              "by default, the points' range")
 
 
 def _accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
