@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bounds, prune
-from .count import count_many
+from .count import count_many, run_many
 from .data import Dataset
 from .domain import Box, Domain, Subspace
 from .errors import LRCountError
@@ -37,6 +37,10 @@ MNIST_BOX = (-0.5, 2.9)
 MAX_EXACT_BOUND = 10**6
 #: Seeds lie below this (torch and numpy both take them).
 MAX_SEED = 2**32
+#: With estimates, the subspaces through S + 1 data points that get them, beside the input box.
+ESTIMATED_SUBSPACES = (8, 16, 32)
+#: Random points per estimate (distinct patterns: a certain lower bound).
+ESTIMATE_SAMPLES = 10_000
 
 
 @dataclass
@@ -52,6 +56,25 @@ class CountEntry:
 
 
 @dataclass
+class EstimateEntry:
+    """What :func:`lrcount.estimate.estimate_regions` proved on one domain too large to count:
+    log2 of the lower bound (at ``lower_confidence``), of the parities' own bound and of the
+    analytical upper bound, the distinct patterns at random points, and the exact count when
+    enumeration finished after all."""
+
+    domain: str
+    dimension: int
+    lower_log2: float
+    lower_confidence: float
+    parities_log2: float | None
+    sampled_patterns: int | None
+    upper_log2: float
+    exact: int | None
+    complete: bool
+    seconds: float
+
+
+@dataclass
 class NetworkReport:
     """One network of the study."""
 
@@ -64,6 +87,7 @@ class NetworkReport:
     bound_dense_log10: float  # Serra et al. 2018, the architecture's maximum
     bound_sparse_log10: float  # Cai et al. 2023 at the layer densities
     counts: list[CountEntry] = field(default_factory=list)
+    estimates: list[EstimateEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +103,8 @@ class Study:
     #: per seed (as a string, a JSON key), each domain's full description (``Domain.to_dict``:
     #: the box, or the subspace's points and box), so that every count can be repeated
     domain_specs: dict[str, dict[str, dict]] = field(default_factory=dict)
+    #: domains with estimates instead of exact counts (``NetworkReport.estimates``)
+    estimated: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -92,6 +118,26 @@ def study_domains(data: Dataset, subspaces: list[int], seed: int, box: Box | Non
         return {"box": box}
     rng = np.random.default_rng(seed)
     return {f"S={s}": Subspace(data.x_test[rng.choice(len(data.x_test), s + 1, replace=False)], box) for s in subspaces}
+
+
+def estimated_domains(data: Dataset, seed: int, box: Box | None = None) -> dict[str, Domain]:
+    """The domains too large to count exactly that get estimates: the subspaces through
+    S + 1 random test points for S in :data:`ESTIMATED_SUBSPACES` (drawn apart from the
+    counted ones), and the whole box."""
+    box = box if box is not None else Box(*data.input_box())
+    rng = np.random.default_rng([seed, 1])
+    return {**{f"S={s}": Subspace(data.x_test[rng.choice(len(data.x_test), s + 1, replace=False)], box)
+               for s in ESTIMATED_SUBSPACES if s < data.input_dim}, "box": box}
+
+
+def _estimate_one(task) -> EstimateEntry:
+    from .estimate import estimate_regions
+
+    network, name, domain, seconds = task
+    result = estimate_regions(network, domain, time_limit=seconds, samples=ESTIMATE_SAMPLES, seed=0)
+    return EstimateEntry(name, network.input_dim if name == "box" else domain.dim, result.lower_log2,
+                         result.lower_confidence, result.parities_log2, result.sampled_patterns, result.upper_log2,
+                         result.exact, result.complete, result.seconds)
 
 
 def check_countable(network: ReLUNetwork, domain: Domain, name: str, time_limit: float | None) -> None:
@@ -119,11 +165,14 @@ def run_study(
     jobs: int = 2,
     client=None,
     box: Box | None = None,
+    estimate_time: float | None = None,
     progress=None,
 ) -> Study:
     """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given). The
-    counts run ``jobs`` at a time, or on the Dask cluster of ``client``. ``progress(n)`` is
-    called as steps finish (training runs and counts)."""
+    counts run ``jobs`` at a time, or on the Dask cluster of ``client``. With
+    ``estimate_time`` (seconds per network and domain), inputs of more than
+    :data:`BOX_MAX_DIM` dimensions also get estimates (:func:`estimated_domains`).
+    ``progress(n)`` is called as steps finish (training runs, counts and estimates)."""
     densities = sorted({float(p) for p in densities}, reverse=True)
     bad = [p for p in densities if not 0.0 < p <= 1.0]
     if bad:
@@ -131,6 +180,11 @@ def run_study(
     if widths[0] != data.input_dim:
         raise LRCountError(f"the network takes {widths[0]} inputs but the {data.name} data have {data.input_dim}")
     _check_seeds(seeds)
+    if estimate_time is not None and data.input_dim <= BOX_MAX_DIM:
+        raise LRCountError(f"estimates are for inputs of more than {BOX_MAX_DIM} dimensions; the box of "
+                           f"{data.input_dim}-D inputs is counted exactly")
+    if estimate_time is not None and not (isinstance(estimate_time, (int, float)) and 0 < estimate_time < math.inf):
+        raise LRCountError(f"the estimate time must be a positive number of seconds, got {estimate_time!r}")
     progress = progress or (lambda n=1: None)
     setup = setup or TrainingSetup()
     n_layers = len(widths) - 1
@@ -139,7 +193,7 @@ def run_study(
         ("bound-guided", bounds.optimize_densities(widths, density).optimized),
     ] for density in densities}
     dense_bound = bounds.log10(bounds.serra2018(widths))
-    reports, tasks, domain_specs = [], [], {}
+    reports, tasks, estimates, domain_specs = [], [], [], {}
     for seed in seeds:
         model, dense = train(widths, data, setup, seed=seed)
         progress(1)
@@ -147,7 +201,8 @@ def run_study(
         for name, domain in domains.items():
             domain.chart(data.input_dim)  # once per domain, not per network and count (it travels with it)
             check_countable(dense, domain, name, time_limit)
-        domain_specs[str(seed)] = {name: domain.to_dict() for name, domain in domains.items()}
+        wide = estimated_domains(data, seed, box) if estimate_time is not None else {}
+        domain_specs[str(seed)] = {name: domain.to_dict() for name, domain in {**domains, **wide}.items()}
         stored_box = _stored_box(domains, data.input_dim)
         if out is not None:
             _save_points(domains, out, seed)
@@ -168,13 +223,18 @@ def run_study(
                 )
                 reports.append(report)
                 tasks += [(report, net, name, domain) for name, domain in domains.items()]
+                estimates += [(report, (net, name, domain, estimate_time)) for name, domain in wide.items()]
     results = count_many([(net, domain) for _, net, _, domain in tasks], jobs=max(1, jobs), client=client, progress=progress,
                          time_limit=time_limit)
     for (report, net, name, domain), result in zip(tasks, results):
         log_bound = bounds.log10(bounds.network_bound(net, domain))
         report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound))
+    entries = run_many(_estimate_one, [task for _, task in estimates], jobs=max(1, jobs), client=client,
+                       progress=progress, desc="estimating", unit=" estimates")
+    for (report, _), entry in zip(estimates, entries):
+        report.estimates.append(entry)
     return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
-                 asdict(setup), reports, domain_specs)
+                 asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [])
 
 
 def _save_points(domains: dict[str, Domain], out: Path, seed: int) -> None:
@@ -204,17 +264,19 @@ def _check_seeds(seeds) -> None:
         raise LRCountError(f"seed {repeated[0]} is given twice; each seed trains one set of networks")
 
 
-def steps(n_seeds: int, densities: list[float], n_domains: int) -> int:
+def steps(n_seeds: int, densities: list[float], n_domains: int, n_estimated: int = 0) -> int:
     """How many progress steps :func:`run_study` takes."""
     pruned = sum(1 for p in set(densities) if p < 1.0)
     networks = n_seeds * (len(set(densities)) + pruned)
-    return n_seeds * (1 + 2 * pruned) + networks * n_domains
+    return n_seeds * (1 + 2 * pruned) + networks * (n_domains + n_estimated)
 
 
 def table(study: Study) -> str:
     """Per method and density: mean accuracy, mean log2 count per domain, bounds, ratio."""
-    lines = [f"{study.data} {study.widths}, seeds {study.seeds}; counts as mean log2 over seeds",
+    lines = [f"{study.data} {study.widths}, seeds {study.seeds}; counts as mean log2 over seeds"
+             + ("; (est): mean log2 of the lower bound from estimate_regions" if study.estimated else ""),
              f"{'method':<13}{'density':>9}{'accuracy':>10}" + "".join(f"{d:>12}" for d in study.domains)
+             + "".join(f"{d + ' (est)':>12}" for d in study.estimated)
              + f"{'log10 Cai':>11}{'count/bound':>13}"]
     groups: dict[tuple[str, float], list[NetworkReport]] = {}
     for report in study.networks:
@@ -226,6 +288,9 @@ def table(study: Study) -> str:
             entries = [c for r in reports for c in r.counts if c.domain == d]
             mark = "" if all(c.complete for c in entries) else ">="
             cells.append(f"{mark}{np.mean([math.log2(max(c.count, 1)) for c in entries]):.2f}")
+        for d in study.estimated:
+            entries = [e for r in reports for e in r.estimates if e.domain == d]
+            cells.append(f">={np.mean([e.lower_log2 for e in entries]):.1f}")
         ratio = max(c.count / 10**c.network_bound for r in reports for c in r.counts)
         lines.append(f"{method:<13}{density:>9g}{accuracy_mean:>10.3f}" + "".join(f"{c:>12}" for c in cells)
                      + f"{np.mean([r.bound_sparse_log10 for r in reports]):>11.2f}{ratio:>13.3g}")

@@ -233,21 +233,28 @@ def count_many(
     (``progress=True``; or a function called with 1 as each count ends, to drive a bar of your
     own); ``kwargs`` go to :func:`count_regions` (engine, time_limit, epsilon, ...). Results
     come back in the order of ``pairs``."""
+    tasks = [(network, domain, {"jobs": 1, **kwargs}) for network, domain in pairs]
+    return run_many(_count_one, tasks, jobs=jobs, client=client, progress=progress, desc="counting", unit=" counts")
+
+
+def run_many(function, tasks: list, *, jobs: int = 1, client=None, progress=False, desc: str, unit: str) -> list:
+    """``[function(task) for task in tasks]``, ``jobs`` at a time in local processes or on the
+    Dask cluster of ``client``; ``progress``: True for a bar, or a function called with 1 as
+    each task ends. ``function`` must be importable by name (it travels to the workers)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    tasks = [(network, domain, {"jobs": 1, **kwargs}) for network, domain in pairs]
-    with progress_bar(progress is True, total=len(tasks), desc="counting", unit=" counts") as bar:
+    with progress_bar(progress is True, total=len(tasks), desc=desc, unit=unit) as bar:
         advance = progress if callable(progress) else bar.update
         if client is not None:
             from distributed import as_completed
 
-            futures = client.map(_count_one, tasks, pure=False)
+            futures = client.map(function, tasks, pure=False)
             for _ in as_completed(futures):
                 advance(1)
             return [future.result() for future in futures]
         results = []
         with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else nullcontext() as pool:
-            for result in pool.map(_count_one, tasks) if pool else map(_count_one, tasks):
+            for result in pool.map(function, tasks) if pool else map(function, tasks):
                 results.append(result)
                 advance(1)
     return results

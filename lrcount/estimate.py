@@ -390,6 +390,8 @@ class EstimateResult:
     two-sided estimate was asked for and finished, ``2^estimate_log2`` is within a factor
     ``1 + estimate_epsilon`` of ``N`` with probability at least ``1 - estimate_delta``;
     ``N <= 2^upper_log2`` always (the per-network bound, :mod:`lrcount.bounds.network`).
+    ``parities_log2`` is the bound from parities alone (at ``lower_confidence``'s level when
+    it is the best one), ``parities_over`` the binaries they ranged over, of ``unstable``.
     ``complete`` is False when a time limit or Ctrl-C (``status``) cut the work short: the
     bounds are then those proven so far.
     """
@@ -411,6 +413,7 @@ class EstimateResult:
     unstable: int | None = None
     certified_regions: int = 0
     parities_over: int | None = None
+    parities_log2: float | None = None
     widths: list[int] = field(default_factory=list)
     domain: dict = field(default_factory=dict)
 
@@ -462,9 +465,10 @@ def _checked_options(confidence, epsilon_approx, delta_approx, samples, time_lim
         raise LRCountError(f"the estimate's delta must lie strictly between 0 and 1, got {delta_approx!r}; e.g. 0.2")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise LRCountError(f"samples must be a whole number of points >= 0, got {samples!r}")
-    for name, value in (("time limit", time_limit), ("exact count's budget", exact_time)):
-        if value is not None and (not number(value) or value <= 0):
-            raise LRCountError(f"the {name} must be a positive number of seconds, got {value!r}")
+    if time_limit is not None and (not number(time_limit) or time_limit <= 0):
+        raise LRCountError(f"the time limit must be a positive number of seconds, got {time_limit!r}")
+    if not number(exact_time) or exact_time < 0:
+        raise LRCountError(f"the exact count's budget must be a number of seconds >= 0, got {exact_time!r}")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise LRCountError(f"trials must be a whole number >= 1, got {trials!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -508,7 +512,8 @@ def estimate_regions(
     samples
         Random points whose distinct patterns are counted (0: none).
     exact_time
-        Seconds for exact enumeration first (one core); if it finishes, that is the answer.
+        Seconds for exact enumeration first (one core); if it finishes, that is the answer
+        (0: no enumeration).
     trials
         Trials per level of the lower bound (default: enough to keep its slack near one bit).
     cell_size
@@ -551,14 +556,16 @@ def estimate_regions(
     search, levels = None, None
     with progress_bar(progress, desc="estimating", unit=" trials") as bar:
         try:
-            budget = exact_time if deadline.at is None else min(exact_time, deadline.remaining())
-            bar.set_postfix_str("exact enumeration first")
-            enumerated = count_regions(network, domain, time_limit=budget, epsilon=epsilon, jobs=1)
-            certain(enumerated.count, "exact count" if enumerated.complete else "regions enumerated")
+            enumerated = None
+            if exact_time > 0:
+                bar.set_postfix_str("exact enumeration first")
+                budget = exact_time if deadline.at is None else min(exact_time, deadline.remaining())
+                enumerated = count_regions(network, domain, time_limit=budget, epsilon=epsilon, jobs=1)
+                certain(enumerated.count, "exact count" if enumerated.complete else "regions enumerated")
             problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
             result.unstable = n = len(problem.unstable)
             result.upper_log2 = math.log2(layers_bound(problem.net, problem.bounds.states))
-            if enumerated.complete:
+            if enumerated is not None and enumerated.complete:
                 result.exact = enumerated.count
                 return _finished(result, start)
             if samples:
@@ -592,8 +599,10 @@ def estimate_regions(
             result.complete, result.status = False, "userinterrupt"
     if levels is not None:
         result.trials = [asdict(level) for level in levels.levels]
-        if levels.held is not None and levels.held - slack > result.lower_log2:
-            result.lower_log2, result.lower_confidence, result.lower_from = levels.held - slack, confidence, "parities"
+        if levels.held is not None:
+            result.parities_log2 = levels.held - slack
+            if result.parities_log2 > result.lower_log2:
+                result.lower_log2, result.lower_confidence, result.lower_from = result.parities_log2, confidence, "parities"
     if search is not None:
         result.certified_regions = len(search.certified)
         certain(result.certified_regions, "regions certified in the trials")

@@ -98,7 +98,40 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     ax.set_title(f"{study.data} {study.widths}: bound-guided minus uniform pruning", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     paths.append(_save(fig, out / "uniform_vs_guided.png"))
+    if study.estimated:
+        paths.append(_plot_estimates(study, out / "estimates.png"))
     return paths
+
+
+def _plot_estimates(study: Study, path: Path) -> Path:
+    """Exact counts on the small subspaces beside the bracket on each estimated domain: the
+    lower bound (marker, mean over seeds) up to the analytical upper bound (bar), log2."""
+    methods = ["uniform", "bound-guided"]
+    fig, axes = _figure(nrows=1, ncols=1 + len(study.estimated), figsize=(4 * (1 + len(study.estimated)), 4),
+                        squeeze=False)
+    for domain in study.domains:
+        for method in methods:
+            color, marker = METHOD_STYLE[method]
+            x, m, s = _series(study, method, lambda r, d=domain: [math.log2(max(c.count, 1)) for c in r.counts if c.domain == d])
+            axes[0, 0].errorbar(x, m, yerr=s, marker=marker, color=color, capsize=3, label=f"{method}, {domain}",
+                                linestyle="-" if domain == study.domains[0] else "--")
+    axes[0, 0].set_title("exact counts", fontsize=10)
+    for ax, domain in zip(axes[0, 1:], study.estimated):
+        for offset, method in zip((0.97, 1.03), methods):
+            color, marker = METHOD_STYLE[method]
+            x, low, _ = _series(study, method, lambda r, d=domain: [e.lower_log2 for e in r.estimates if e.domain == d])
+            _, high, _ = _series(study, method, lambda r, d=domain: [e.upper_log2 for e in r.estimates if e.domain == d])
+            ax.errorbar(x * offset, low, yerr=[np.zeros_like(low), high - low], marker=marker, color=color, capsize=3,
+                        linestyle="none", label=f"{method}: lower bound, bar to upper bound")
+        ax.set_title(f"estimated: {domain}", fontsize=10)
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_xlabel("density")
+        ax.set_ylabel("log2 regions")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{study.data} {study.widths}: exact counts and estimated brackets (mean over seeds)")
+    return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:

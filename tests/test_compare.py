@@ -11,6 +11,7 @@ from conftest import DATA, require
 from lrcount import Box, LRCountError, count_regions, data, load, save
 from lrcount.cli import main
 from lrcount.compare import run_study
+from lrcount.compare import table as compare_table
 from lrcount.train import TrainingSetup
 
 pytest.importorskip("torch")
@@ -119,3 +120,26 @@ def test_plot_draws_one_polygon_per_region(tmp_path, study_folder):
     files = [str(study_folder / f) for f in ("seed0-dense-1.npz", "seed0-uniform-0.3.npz")]
     assert main(["plot", *files, "--box", "-1.5", "2.5", "--out", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_estimates_on_domains_too_large_to_count(tmp_path):
+    """With estimate_time, a 10-D data set's networks get a bracket on its box and on the
+    subspace through 9 points (17 and 33 exceed the input's dimension): a lower bound no
+    larger than the upper bound, written to the study and drawn."""
+    from lrcount.plot import plot_study
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (300, 10))
+    ten = data.Dataset("ten", x[:200], (x[:200, 0] > 0).astype(int), x[200:], (x[200:, 0] > 0).astype(int))
+    study = run_study(ten, [10, 5, 5], [1.0, 0.5], seeds=[0], subspaces=[1], setup=SHORT, jobs=1, estimate_time=3)
+    assert study.estimated == ["S=8", "box"]
+    for report in study.networks:
+        assert [e.domain for e in report.estimates] == ["S=8", "box"]
+        for entry in report.estimates:
+            assert -np.inf < entry.lower_log2 <= entry.upper_log2
+            if entry.exact is not None:
+                assert entry.lower_log2 == np.log2(entry.exact)
+    assert "box (est)" in compare_table(study)
+    assert (tmp_path / "estimates.png") in plot_study(study, tmp_path)
+    with pytest.raises(LRCountError, match="estimates are for inputs of more than 2"):
+        run_study(data.moons(seed=0), [2, 4, 4], [1.0], setup=SHORT, estimate_time=1)

@@ -287,12 +287,13 @@ def cmd_compare(args) -> str:
     )
     out = check_output_folder(args.out, "--out", marker="study.json")
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
+    n_estimated = 0 if args.estimate is None else len(compare.estimated_domains(dataset, 0))
     with staged_folder(out) as staging:
-        with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains),
+        with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains, n_estimated),
                           desc="compare", unit=" steps") as bar:
             study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
                                       out=staging, time_limit=args.time_limit, jobs=args.jobs, client=_client(args.scheduler),
-                                      progress=bar.update,
+                                      progress=bar.update, estimate_time=args.estimate,
                                       box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
         written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
                    *plot_study(study, staging)]

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the counts on a Dask cluster, e.g. tcp://host:8786 (pip install 'lrcount[dask]')")
     cmp.add_argument("--time-limit", type=float, metavar="S", help="per count; incomplete counts are marked >=")
+    cmp.add_argument("--estimate", type=float, metavar="S",
+                     help="also bound the regions on domains too large to count (the input box, subspaces through 9, 17 "
+                          "and 33 points): S seconds per network and domain (lrcount estimate)")
     cmp.add_argument("--json", action="store_true", help="print the study as JSON")
     cmp.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp.set_defaults(run=cmd_compare)
