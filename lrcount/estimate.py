@@ -41,10 +41,12 @@ from .count import _checked_inputs, count_regions
 from .domain import Domain, stored_box
 from .engines.onetree import LAST
 from .errors import LRCountError
+from .lp import new_highs
 from .milp import certified_model
 from .network import ReLUNetwork
 from .problem import CountingProblem, resolve_domain
 from .progress import progress_bar
+from .region import certify, is_region
 from .runtime import NEVER, Deadline, SetupTimeout
 from .tolerances import EPSILON
 
@@ -163,6 +165,78 @@ class ParitySearch:
                 half = self.model.addVar(f"half{j}", vtype="I", lb=0, ub=len(members) // 2)
                 added.append(self.model.addCons(quicksum(members) - 2 * half == int(rhs), name=f"parity{j}"))
         return added
+
+
+def random_solution(parities: Parities, rng: np.random.Generator) -> np.ndarray | None:
+    """A uniformly random solution ``z`` of ``rows @ z = rhs`` over GF(2) (Gaussian
+    elimination, free variables drawn at random), or None when there is none."""
+    rows = np.c_[parities.rows, parities.rhs].astype(bool)
+    n = parities.rows.shape[1]
+    pivots, r = [], 0
+    for col in range(n):
+        hit = np.flatnonzero(rows[r:, col]) if r < len(rows) else np.zeros(0, int)
+        if hit.size == 0:
+            continue
+        rows[[r, r + hit[0]]] = rows[[r + hit[0], r]]
+        others = np.flatnonzero(rows[:, col])
+        rows[others[others != r]] ^= rows[r]
+        pivots.append(col)
+        r += 1
+    if rows[r:, -1].any():
+        return None
+    z = rng.random(n) < 0.5
+    for row, col in zip(rows[: len(pivots)], pivots):
+        z[col] = False
+        z[col] = row[-1] ^ (np.count_nonzero(row[:n] & z) % 2 == 1)
+    return z
+
+
+class FirstLayerTrials:
+    """A :data:`CellCounter` for parities over the first layer's binaries only, which first
+    tries to find regions directly: a random solution of the parities is a first-layer pattern;
+    if its cell holds an epsilon ball, the centre's full pattern is certified as a region, and
+    it satisfies the parities by construction (distinct solutions give distinct regions). After
+    ``attempts`` per region asked for, :class:`ParitySearch` takes over. A trial reports only
+    certified regions, so the lower bound stays sound whatever this heuristic misses; on a first
+    layer of fewer neurons than input dimensions nearly every pattern has a cell, and a trial
+    costs two LPs per region instead of a tree search."""
+
+    def __init__(self, problem: CountingProblem, search: ParitySearch, rng: np.random.Generator, attempts: int = 2):
+        self.problem, self.search, self.rng, self.attempts = problem, search, rng, attempts
+        self.first = np.zeros(problem.net.n_hidden, bool)
+        self.first[: problem.net.hidden_widths[0]] = True
+        self._highs = new_highs()
+
+    def __call__(self, parities: Parities, at_most: int, deadline: Deadline) -> Cell:
+        pool = self.problem.unstable[self.first[self.problem.unstable]]
+        found: set[bytes] = set()
+        for _ in range(self.attempts * at_most):
+            if deadline.passed() or len(found) >= at_most:
+                break
+            signs = random_solution(Parities(parities.rows[:, : len(pool)], parities.rhs), self.rng)
+            if signs is None:
+                return Cell(0, True)
+            key = self._region_through(signs, pool)
+            if key is not None:
+                found.add(key)
+        self.search.certified.update(found)
+        if len(found) >= at_most:
+            return Cell(at_most, True)
+        return self.search(parities, at_most, deadline)
+
+    def _region_through(self, signs: np.ndarray, pool: np.ndarray) -> bytes | None:
+        """The key of a region whose first-layer signs on ``pool`` are ``signs``, or None."""
+        problem = self.problem
+        pattern = problem.full_pattern(np.zeros(len(problem.unstable), bool))
+        pattern[pool] = signs
+        cell = certify(problem.net, problem.chart, pattern, self._highs, neurons=self.first)
+        if not is_region(cell.radius, problem.epsilon):
+            return None
+        full = problem.net.activation_patterns(cell.centre)[0]
+        if not np.array_equal(full[pool], signs) or not is_region(
+                certify(problem.net, problem.chart, full, self._highs).radius, problem.epsilon):
+            return None
+        return np.packbits(full[problem.unstable]).tobytes()
 
 
 # -- the lower bound (MBound) -------------------------------------------------------------------
@@ -522,9 +596,11 @@ def estimate_regions(
         less) and each trial longer.
     scope
         The binaries the lower bound's parities range over: ``"all"`` (the tightest bound),
-        ``"first-layer"`` (those of the first layer with unstable neurons: SCIP decides a
-        parity as soon as that layer is branched on, so trials stay fast on large networks;
-        the bound is still sound, but cannot much exceed the first layer's patterns) or
+        ``"first-layer"`` (those of the first hidden layer, if any is unstable: a trial then
+        looks for regions through random solutions of the parities first
+        (:class:`FirstLayerTrials`), and SCIP decides a parity as soon as that layer is
+        branched on, so trials stay fast on large networks; the bound is still sound, but
+        cannot much exceed the first layer's patterns) or
         ``"auto"``: all up to :data:`AUTO_ALL_BINARIES`, else the first layer's.
     parity
         How parities enter SCIP: ``"xor"`` constraints or ``"integer"`` sums.
@@ -543,7 +619,7 @@ def estimate_regions(
     start, deadline = time.perf_counter(), Deadline.after(time_limit)
     trials = trials or trials_for(confidence)
     slack = mbound_slack(confidence, trials) - math.log2(cell_size)  # bits from a level to its bound
-    points_rng, parity_rng, approx_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    points_rng, parity_rng, approx_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     result = EstimateResult(exact=None, lower_log2=-math.inf, lower_confidence=1.0, lower_from="nothing yet",
                             estimate_log2=None, estimate_epsilon=epsilon_approx, estimate_delta=None,
                             sampled_patterns=None, upper_log2=math.inf, seconds=0.0, seed=seed,
@@ -574,7 +650,9 @@ def estimate_regions(
                 certain(result.sampled_patterns, "patterns at random points")
             search = ParitySearch(problem, encoding=parity)
             result.parities_over = _parity_pool(problem, scope)
-            levels = LevelSearch(search, n, trials, cell_size, result.parities_over)
+            first_layer_only = result.parities_over < n
+            trial = FirstLayerTrials(problem, search, trial_rng) if first_layer_only else search
+            levels = LevelSearch(trial, n, trials, cell_size, result.parities_over)
 
             def on_trial(level: int, trial: int) -> None:
                 bar.update(1)
@@ -614,8 +692,8 @@ def _parity_pool(problem: CountingProblem, scope: str) -> int:
     n = len(problem.unstable)
     if scope == "all" or (scope == "auto" and n <= AUTO_ALL_BINARIES):
         return n
-    layer_of = np.repeat(np.arange(len(problem.net.hidden_widths)), problem.net.hidden_widths)[problem.unstable]
-    return int(np.sum(layer_of == layer_of[0])) if n else 0
+    first_layer = int(np.sum(problem.unstable < problem.net.hidden_widths[0]))
+    return first_layer if first_layer else n
 
 
 def _finished(result: EstimateResult, start: float) -> EstimateResult:

@@ -19,13 +19,16 @@ from lrcount import Box, ReLUNetwork, count_regions, save
 from lrcount.errors import LRCountError
 from lrcount.estimate import (
     Cell,
+    FirstLayerTrials,
     LevelSearch,
     Parities,
     ParitySearch,
+    _parity_pool,
     approx_log2,
     approxmc_parameters,
     estimate_regions,
     mbound_slack,
+    random_solution,
     trials_for,
 )
 from lrcount.problem import CountingProblem
@@ -221,3 +224,32 @@ def test_cli_estimate(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "lrcount", "estimate", str(path), "--box", "-1", "1", "--approx", "0.8"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "EPS,DELTA" in bad.stderr
+
+
+def test_random_solutions_of_parities():
+    rng = np.random.default_rng(1)
+    for m in (0, 3, 10, 15):
+        parities = Parities.draw(rng, m, 40)
+        z = random_solution(parities, rng)
+        assert z is not None and parities.keep(z[None])[0]
+    draws = [random_solution(Parities.draw(rng, 30, 30), rng) for _ in range(50)]
+    assert 5 < sum(z is None for z in draws) < 45  # a square system is singular and inconsistent about half the time
+    rows = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], bool)
+    assert random_solution(Parities(rows, np.array([1, 0, 0], bool)), rng) is None
+    assert random_solution(Parities(rows, np.array([1, 1, 0], bool)), rng) is not None
+
+
+def test_first_layer_trials_report_only_regions_that_satisfy_the_parities():
+    net = ReLUNetwork.random([6, 5, 6, 1], seed=3)
+    problem, signs = known_signs(net, Box(-1, 1))
+    search = ParitySearch(problem)
+    trials = FirstLayerTrials(problem, search, np.random.default_rng(0))
+    pool = _parity_pool(problem, "first-layer")
+    assert 0 < pool < len(problem.unstable)
+    rng = np.random.default_rng(2)
+    for m in (1, 3, 5):
+        parities = Parities.draw(rng, m, len(problem.unstable), pool)
+        cell = trials(parities, 3, NEVER)
+        assert cell.count == min(3, int(parities.keep(signs).sum()))
+    known = {bytes(np.packbits(s)) for s in signs}
+    assert search.certified and search.certified <= known
