@@ -637,6 +637,9 @@ def estimate_regions(
                 bar.set_postfix_str("exact enumeration first")
                 budget = exact_time if deadline.at is None else min(exact_time, deadline.remaining())
                 enumerated = count_regions(network, domain, time_limit=budget, epsilon=epsilon, jobs=1)
+                if enumerated.status == "userinterrupt":  # count_regions returns what it found on Ctrl-C
+                    certain(enumerated.count, "regions enumerated")
+                    raise KeyboardInterrupt
                 certain(enumerated.count, "exact count" if enumerated.complete else "regions enumerated")
             problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
             result.unstable = n = len(problem.unstable)

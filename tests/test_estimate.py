@@ -253,3 +253,21 @@ def test_first_layer_trials_report_only_regions_that_satisfy_the_parities():
         assert cell.count == min(3, int(parities.keep(signs).sum()))
     known = {bytes(np.packbits(s)) for s in signs}
     assert search.certified and search.certified <= known
+
+
+def test_ctrl_c_returns_the_bounds_proven_so_far(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "wide.npz"
+    save(ReLUNetwork.random([6, 30, 30, 1], seed=0), path)
+    proc = subprocess.Popen([sys.executable, "-m", "lrcount", "estimate", str(path), "--box", "-1", "1", "--exact-time",
+                             "1", "--samples", "2000", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["complete"] is False and data["status"] == "userinterrupt"
+    assert data["sampled_patterns"] > 0 and data["lower_log2"] >= math.log2(data["sampled_patterns"])
+    assert "bounds are those proven so far" in err
