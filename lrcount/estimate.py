@@ -644,8 +644,9 @@ def estimate_regions(
             problem = CountingProblem.build(network, domain, epsilon, tighten=True, deadline=deadline)
             result.unstable = n = len(problem.unstable)
             result.upper_log2 = math.log2(layers_bound(problem.net, problem.bounds.states))
-            if enumerated is not None and enumerated.complete:
-                result.exact = enumerated.count
+            if n == 0 or (enumerated is not None and enumerated.complete):  # no unstable neuron: one region
+                result.exact = 1 if n == 0 else enumerated.count
+                certain(result.exact, "exact count")
                 return _finished(result, start)
             if samples:
                 bar.set_postfix_str(f"patterns at {samples} random points")

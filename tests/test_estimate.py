@@ -172,9 +172,10 @@ def test_small_counts_are_exact_and_the_json_has_every_key():
 
 def test_a_domain_with_no_unstable_neuron_has_exactly_one_region():
     net = ReLUNetwork((np.eye(2), np.ones((1, 2))), (np.full(2, 5.0), np.zeros(1)))
-    result = estimate_regions(net, Box(-1, 1))
-    assert result.exact == 1 and result.unstable == 0
-    assert "no neuron changes sign" in result.summary()
+    for exact_time in (5.0, 0):
+        result = estimate_regions(net, Box(-1, 1), exact_time=exact_time)
+        assert result.exact == 1 and result.unstable == 0 and result.lower_log2 == 0
+        assert "no neuron changes sign" in result.summary()
 
 
 def test_runs_reproduce_from_the_seed_and_time_limits_are_flagged():
