@@ -52,9 +52,9 @@ from .tolerances import EPSILON
 
 #: Points per batch when sampling patterns (a batch of 784-D points is then 12 MB).
 SAMPLE_BATCH = 2_000
-#: ``scope="auto"`` lets the lower bound's parities range over every binary up to this many
-#: (docs/estimating.md: trials then take seconds on networks of 40 unstable neurons, and hours
-#: on hundreds), and over the first layer's beyond.
+#: Without a time limit, ``scope="auto"`` goes on from the first layer's parities to parities
+#: over every binary only up to this many binaries (docs/estimating.md: such trials take seconds
+#: on networks of 40 unstable neurons, and hours on hundreds).
 AUTO_ALL_BINARIES = 64
 #: Hit-and-run steps before a chain's points are used, and chains run side by side.
 BURN_IN, CHAINS = 20, 500
@@ -245,17 +245,20 @@ def trials_for(confidence: float) -> int:
     return max(1, math.ceil(math.log2(1 / (1 - confidence))))
 
 
-def mbound_slack(confidence: float, trials: int) -> float:
-    """The slack ``a`` (bits) such that ``2^(-a t) / (1 - 2^-t) = 1 - confidence``: the
-    chance that any tested level above ``log2 N + a`` has all its ``t`` trials feasible."""
-    return -math.log2((1 - confidence) * (1 - 2.0 ** -trials)) / trials
+def mbound_slack(confidence: float, trials: int, tests_per_level: int = 1) -> float:
+    """The slack ``a`` (bits) such that ``k 2^(-a t) / (1 - 2^-t) = 1 - confidence``: the
+    chance that any test of a level above ``log2 N + a`` has all its ``t`` trials feasible,
+    when each level is tested at most ``k`` times (once per phase of the search)."""
+    return -math.log2((1 - confidence) * (1 - 2.0 ** -trials) / tests_per_level) / trials
 
 
 @dataclass
 class LevelTrials:
-    """One tested level: ``parities`` per trial, trials run, how many found a region, seconds."""
+    """One tested level: ``parities`` per trial, the binaries they ranged ``over``, trials
+    run, how many found their regions, seconds."""
 
     parities: int
+    over: int
     trials: int
     feasible: int
     seconds: float
@@ -265,30 +268,33 @@ class LevelTrials:
 class LevelSearch:
     """The search for the highest level in ``(start, n]`` at which ``trials`` independent
     trials (each with fresh parities) all find at least ``cell_size`` regions: doubling steps
-    up to the first level that fails, then bisection, each level tested once and stopped at
-    its first trial that finds fewer. ``held`` is the highest level that held so far (None:
-    none), ``levels`` what each tested level did; both stay valid when a search is cut short.
-    A level ``s`` that held proves ``N >= cell_size 2^(s - a)`` (:func:`mbound_slack`),
-    whichever binaries the parities range over (``pool``: the first ``pool`` of them)."""
+    up to the first level that fails, then bisection, each level tested once per
+    :meth:`run` and stopped at its first trial that finds fewer. ``held`` is the highest level
+    that held so far (None: none), ``held_over`` the binaries its parities ranged over, and
+    ``levels`` what each tested level did; all stay valid when a search is cut short. A
+    level ``s`` that held proves ``N >= cell_size 2^(s - a)`` (:func:`mbound_slack`, with one
+    test per level and run), whichever binaries the parities range over."""
 
-    count_cell: CellCounter
     n: int
     trials: int
     cell_size: int = 1
-    pool: int | None = None
     levels: list[LevelTrials] = field(default_factory=list)
     held: int | None = None
+    held_over: int | None = None
 
-    def run(self, start: int, rng: np.random.Generator, deadline: Deadline,
-            on_trial: Callable[[int, int], None] = lambda level, trial: None) -> bool:
-        """Search from ``start``; False if ``deadline`` passed before the search ended."""
+    def run(self, count_cell: CellCounter, start: int, rng: np.random.Generator, deadline: Deadline,
+            pool: int | None = None, on_trial: Callable[[int, int], None] = lambda level, trial: None) -> bool:
+        """Search from ``start`` with parities over the first ``pool`` binaries (default all),
+        counted by ``count_cell``; False if ``deadline`` passed before the search ended."""
+        self._count_cell, self._pool = count_cell, self.n if pool is None else pool
         failed, step, level = self.n + 1, 1, start + 1
         while level <= self.n and failed > self.n:  # doubling steps up to the first failure
             outcome = self._holds(level, rng, deadline, on_trial)
             if outcome is None:
                 return False
             if outcome:
-                self.held, step = level, 2 * step
+                self._record(level)
+                step *= 2
                 level = min(level + step // 2, self.n) if level < self.n else self.n + 1
             else:
                 failed = level
@@ -299,19 +305,24 @@ class LevelSearch:
             if outcome is None:
                 return False
             if outcome:
-                self.held = low = middle
+                self._record(middle)
+                low = middle
             else:
                 failed = middle
         return True
 
+    def _record(self, level: int) -> None:
+        if self.held is None or level > self.held:
+            self.held, self.held_over = level, self._pool
+
     def _holds(self, level: int, rng, deadline: Deadline, on_trial) -> bool | None:
         """Whether every trial at ``level`` finds ``cell_size`` regions; None if one ran out of time."""
         began = time.perf_counter()
-        record = LevelTrials(level, 0, 0, 0.0)
+        record = LevelTrials(level, self._pool, 0, 0, 0.0)
         self.levels.append(record)
         for trial in range(self.trials):
             on_trial(level, trial)
-            cell = self.count_cell(Parities.draw(rng, level, self.n, self.pool), self.cell_size, deadline)
+            cell = self._count_cell(Parities.draw(rng, level, self.n, self._pool), self.cell_size, deadline)
             record.trials, record.feasible = trial + 1, record.feasible + (cell.count >= self.cell_size)
             record.seconds = time.perf_counter() - began
             if cell.count < self.cell_size:
@@ -601,7 +612,9 @@ def estimate_regions(
         (:class:`FirstLayerTrials`), and SCIP decides a parity as soon as that layer is
         branched on, so trials stay fast on large networks; the bound is still sound, but
         cannot much exceed the first layer's patterns) or
-        ``"auto"``: all up to :data:`AUTO_ALL_BINARIES`, else the first layer's.
+        ``"auto"``: the first layer's, then all from the level reached (each level is
+        then tested at most twice, which the slack accounts for); beyond
+        :data:`AUTO_ALL_BINARIES` binaries, only the first layer's unless a time limit is given.
     parity
         How parities enter SCIP: ``"xor"`` constraints or ``"integer"`` sums.
     epsilon
@@ -618,7 +631,6 @@ def estimate_regions(
     domain = resolve_domain(domain, stored_box(network))
     start, deadline = time.perf_counter(), Deadline.after(time_limit)
     trials = trials or trials_for(confidence)
-    slack = mbound_slack(confidence, trials) - math.log2(cell_size)  # bits from a level to its bound
     points_rng, parity_rng, approx_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     result = EstimateResult(exact=None, lower_log2=-math.inf, lower_confidence=1.0, lower_from="nothing yet",
                             estimate_log2=None, estimate_epsilon=epsilon_approx, estimate_delta=None,
@@ -653,17 +665,22 @@ def estimate_regions(
                 result.sampled_patterns = sampled_patterns(problem, samples, points_rng, deadline)
                 certain(result.sampled_patterns, "patterns at random points")
             search = ParitySearch(problem, encoding=parity)
-            result.parities_over = _parity_pool(problem, scope)
-            first_layer_only = result.parities_over < n
-            trial = FirstLayerTrials(problem, search, trial_rng) if first_layer_only else search
-            levels = LevelSearch(trial, n, trials, cell_size, result.parities_over)
+            pools = _parity_pools(problem, scope, deadline)
+            slack = mbound_slack(confidence, trials, len(pools)) - math.log2(cell_size)  # bits from a level to its bound
+            levels = LevelSearch(n, trials, cell_size)
+            finished = True
+            for pool in pools:
+                def on_trial(level: int, trial: int, pool=pool) -> None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{level} parities over {pool} binaries, trial {trial + 1}/{trials}, "
+                                        f"lower bound 2^{result.lower_log2:.1f}")
 
-            def on_trial(level: int, trial: int) -> None:
-                bar.update(1)
-                bar.set_postfix_str(f"{level} parities, trial {trial + 1}/{trials}, lower bound 2^{result.lower_log2:.1f}")
-
-            first = max(0, math.floor(result.lower_log2 + slack)) if result.lower_log2 > -math.inf else 0
-            finished = levels.run(first, parity_rng, deadline, on_trial)
+                counter = FirstLayerTrials(problem, search, trial_rng) if pool < n else search
+                known = result.lower_log2 if levels.held is None else levels.held - slack
+                first = max(0, math.floor(known + slack)) if known > -math.inf else 0
+                finished = levels.run(counter, first, parity_rng, deadline, pool, on_trial)
+                if not finished:
+                    break
             if finished and epsilon_approx is not None:
                 def on_repeat(repeat: int, repeats: int) -> None:
                     bar.set_postfix_str(f"estimate: repeat {repeat + 1}/{repeats}")
@@ -682,7 +699,7 @@ def estimate_regions(
     if levels is not None:
         result.trials = [asdict(level) for level in levels.levels]
         if levels.held is not None:
-            result.parities_log2 = levels.held - slack
+            result.parities_log2, result.parities_over = levels.held - slack, levels.held_over
             if result.parities_log2 > result.lower_log2:
                 result.lower_log2, result.lower_confidence, result.lower_from = result.parities_log2, confidence, "parities"
     if search is not None:
@@ -691,13 +708,17 @@ def estimate_regions(
     return _finished(result, start)
 
 
-def _parity_pool(problem: CountingProblem, scope: str) -> int:
-    """How many of the problem's binaries (in layer order) the lower bound's parities range over."""
+def _parity_pools(problem: CountingProblem, scope: str, deadline: Deadline) -> list[int]:
+    """How many of the problem's binaries (in layer order) the lower bound's parities range
+    over, per phase of the search: the first layer's (fast trials) and then all (the tightest
+    bound), or one of them (see ``scope`` in :func:`estimate_regions`)."""
     n = len(problem.unstable)
-    if scope == "all" or (scope == "auto" and n <= AUTO_ALL_BINARIES):
-        return n
     first_layer = int(np.sum(problem.unstable < problem.net.hidden_widths[0]))
-    return first_layer if first_layer else n
+    if scope == "all" or first_layer in (0, n):
+        return [n]
+    if scope == "first-layer" or (n > AUTO_ALL_BINARIES and deadline.at is None):
+        return [first_layer]
+    return [first_layer, n]
 
 
 def _finished(result: EstimateResult, start: float) -> EstimateResult:

@@ -23,7 +23,7 @@ from lrcount.estimate import (
     LevelSearch,
     Parities,
     ParitySearch,
-    _parity_pool,
+    _parity_pools,
     approx_log2,
     approxmc_parameters,
     estimate_regions,
@@ -120,8 +120,8 @@ def test_level_search_is_wrong_no_more_often_than_its_confidence():
     slack = mbound_slack(confidence, trials)
     bounds = []
     for seed in range(400):
-        search = LevelSearch(counter, n, trials)
-        assert search.run(0, np.random.default_rng(seed), NEVER)
+        search = LevelSearch(n, trials)
+        assert search.run(counter, 0, np.random.default_rng(seed), NEVER)
         bounds.append(-math.inf if search.held is None else search.held - slack)
     wrong = np.mean(np.array(bounds) > exact)
     assert wrong <= 1 - confidence
@@ -245,8 +245,9 @@ def test_first_layer_trials_report_only_regions_that_satisfy_the_parities():
     problem, signs = known_signs(net, Box(-1, 1))
     search = ParitySearch(problem)
     trials = FirstLayerTrials(problem, search, np.random.default_rng(0))
-    pool = _parity_pool(problem, "first-layer")
+    pool, = _parity_pools(problem, "first-layer", NEVER)
     assert 0 < pool < len(problem.unstable)
+    assert _parity_pools(problem, "auto", NEVER) == [pool, len(problem.unstable)]
     rng = np.random.default_rng(2)
     for m in (1, 3, 5):
         parities = Parities.draw(rng, m, len(problem.unstable), pool)

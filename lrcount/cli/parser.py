@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--cell-size", type=int, default=4,
                           help="regions each trial must find (default 4; larger: tighter bound, longer trials)")
     estimate.add_argument("--scope", default="auto", choices=("auto", "all", "first-layer"),
-                          help="binaries the parities range over: all (tightest), first-layer (fast on large networks), "
-                               "auto (default: all up to 64 binaries, else the first layer's)")
+                          help="binaries the parities range over: all (tightest), first-layer (fast), auto (default: "
+                               "the first layer's, then all; beyond 64 binaries only the first layer's without --time-limit)")
     estimate.add_argument("--epsilon", type=float, default=EPSILON,
                           help=f"a region must hold a ball of this radius, relative to the domain's largest ball (default {EPSILON:g})")
     estimate.add_argument("--json", action="store_true", help="print one JSON object")
