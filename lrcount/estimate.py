@@ -572,7 +572,7 @@ def estimate_regions(
     samples: int = 100_000,
     exact_time: float = 5.0,
     trials: int | None = None,
-    cell_size: int = 4,
+    cell_size: int = 8,
     scope: str = "auto",
     parity: str = "xor",
     epsilon: float = EPSILON,

@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="random points whose distinct patterns are counted (default 100000; 0: none)")
     estimate.add_argument("--exact-time", type=float, default=5.0, metavar="S",
                           help="seconds for an exact count first; if it finishes, that is the answer (default 5)")
-    estimate.add_argument("--cell-size", type=int, default=4,
-                          help="regions each trial must find (default 4; larger: tighter bound, longer trials)")
+    estimate.add_argument("--cell-size", type=int, default=8,
+                          help="regions each trial must find (default 8; larger: tighter bound, longer trials)")
     estimate.add_argument("--scope", default="auto", choices=("auto", "all", "first-layer"),
                           help="binaries the parities range over: all (tightest), first-layer (fast), auto (default: "
                                "the first layer's, then all; beyond 64 binaries only the first layer's without --time-limit)")
