@@ -153,7 +153,9 @@ def test_lower_bound_is_sound_and_tight(name, make, box):
     result = estimate_regions(net, box, samples=0, exact_time=0, seed=1)
     assert result.exact is None and result.complete
     assert 2 ** result.lower_log2 <= exact
-    assert result.parities_log2 is not None and 2 ** result.parities_log2 <= exact
+    assert result.parities_log2 is not None or exact < 4 * 8  # cells of 8 need a few times 8 regions
+    if result.parities_log2 is not None:
+        assert 2 ** result.parities_log2 <= exact
     assert exact / 2 ** result.lower_log2 <= 8
     assert result.certified_regions <= exact
     assert result.upper_log2 >= math.log2(exact)
