@@ -39,14 +39,15 @@ from pyscipopt import quicksum
 from .bounds.network import layers_bound
 from .count import _checked_inputs, count_regions
 from .domain import Domain, stored_box
+from .engines import get_explorer
+from .engines.frontier import Prefix
 from .engines.onetree import LAST
 from .errors import LRCountError
-from .lp import new_highs
 from .milp import certified_model
 from .network import ReLUNetwork
+from .preact import ACTIVE
 from .problem import CountingProblem, resolve_domain
 from .progress import progress_bar
-from .region import certify, is_region
 from .runtime import NEVER, Deadline, SetupTimeout
 from .tolerances import EPSILON
 
@@ -56,6 +57,8 @@ SAMPLE_BATCH = 2_000
 #: over every binary only up to this many binaries (docs/estimating.md: such trials take seconds
 #: on networks of 40 unstable neurons, and hours on hundreds).
 AUTO_ALL_BINARIES = 64
+#: First-layer trials visit every solution of the parities when there are at most this many.
+ALL_CELLS = 256
 #: Hit-and-run steps before a chain's points are used, and chains run side by side.
 BURN_IN, CHAINS = 20, 500
 
@@ -167,76 +170,106 @@ class ParitySearch:
         return added
 
 
-def random_solution(parities: Parities, rng: np.random.Generator) -> np.ndarray | None:
-    """A uniformly random solution ``z`` of ``rows @ z = rhs`` over GF(2) (Gaussian
-    elimination, free variables drawn at random), or None when there is none."""
-    rows = np.c_[parities.rows, parities.rhs].astype(bool)
-    n = parities.rows.shape[1]
-    pivots, r = [], 0
-    for col in range(n):
-        hit = np.flatnonzero(rows[r:, col]) if r < len(rows) else np.zeros(0, int)
-        if hit.size == 0:
-            continue
-        rows[[r, r + hit[0]]] = rows[[r + hit[0], r]]
-        others = np.flatnonzero(rows[:, col])
-        rows[others[others != r]] ^= rows[r]
-        pivots.append(col)
-        r += 1
-    if rows[r:, -1].any():
-        return None
-    z = rng.random(n) < 0.5
-    for row, col in zip(rows[: len(pivots)], pivots):
-        z[col] = False
-        z[col] = row[-1] ^ (np.count_nonzero(row[:n] & z) % 2 == 1)
-    return z
+@dataclass(frozen=True)
+class ParitySolutions:
+    """The solutions ``z`` of ``rows @ z = rhs`` over GF(2), from Gaussian elimination:
+    ``pivots`` are fixed by the ``free`` variables through the reduced rows; ``consistent`` is
+    False when there is no solution."""
+
+    reduced: np.ndarray  # rank x (n + 1): reduced rows, right-hand side last
+    pivots: np.ndarray
+    free: np.ndarray
+    consistent: bool
+
+    @classmethod
+    def of(cls, parities: Parities) -> ParitySolutions:
+        rows = np.c_[parities.rows, parities.rhs].astype(bool)
+        n = parities.rows.shape[1]
+        pivots, r = [], 0
+        for col in range(n):
+            if r == len(rows):
+                break
+            hit = np.flatnonzero(rows[r:, col])
+            if hit.size == 0:
+                continue
+            rows[[r, r + hit[0]]] = rows[[r + hit[0], r]]
+            others = np.flatnonzero(rows[:, col])
+            rows[others[others != r]] ^= rows[r]
+            pivots.append(col)
+            r += 1
+        free = np.setdiff1d(np.arange(n), pivots)
+        return cls(rows[:r], np.array(pivots, dtype=int), free, not rows[r:, -1].any())
+
+    def solve(self, free_values: np.ndarray) -> np.ndarray:
+        """The solution with the given values of the free variables."""
+        z = np.zeros(self.reduced.shape[1] - 1, bool)
+        z[self.free] = free_values
+        z[self.pivots] = self.reduced[:, -1] ^ (np.count_nonzero(self.reduced[:, :-1] & z, axis=1) % 2 == 1)
+        return z
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly random solution (the system must be consistent)."""
+        return self.solve(rng.random(len(self.free)) < 0.5)
+
+    def every(self, rng: np.random.Generator):
+        """Every solution, in random order (there are ``2^len(free)``)."""
+        for index in rng.permutation(2 ** len(self.free)):
+            yield self.solve((int(index) >> np.arange(len(self.free))) & 1 == 1)
 
 
 class FirstLayerTrials:
-    """A :data:`CellCounter` for parities over the first layer's binaries only, which first
-    tries to find regions directly: a random solution of the parities is a first-layer pattern;
-    if its cell holds an epsilon ball, the centre's full pattern is certified as a region, and
-    it satisfies the parities by construction (distinct solutions give distinct regions). After
-    ``attempts`` per region asked for, :class:`ParitySearch` takes over. A trial reports only
-    certified regions, so the lower bound stays sound whatever this heuristic misses; on a first
-    layer of fewer neurons than input dimensions nearly every pattern has a cell, and a trial
-    costs two LPs per region instead of a tree search."""
+    """A :data:`CellCounter` for parities over the first layer's binaries only. A solution of
+    the parities is a first-layer pattern; every region in its first-layer cell satisfies the
+    parities, and the ``split`` engine enumerates them from that prefix
+    (:mod:`lrcount.engines.frontier`), certified as in every count. Distinct solutions give
+    disjoint cells. When the parities have at most :data:`ALL_CELLS` solutions all are
+    visited, so the count is exact (up to the number asked for); otherwise random solutions are
+    tried, ``attempts`` per region asked for, and then :class:`ParitySearch` takes over. On
+    a first layer of fewer neurons than input dimensions nearly every pattern has a cell (all
+    of 10 random ones of a 784-100 layer on the MNIST box did), so a trial costs a few LPs per
+    region at any level."""
 
     def __init__(self, problem: CountingProblem, search: ParitySearch, rng: np.random.Generator, attempts: int = 2):
         self.problem, self.search, self.rng, self.attempts = problem, search, rng, attempts
-        self.first = np.zeros(problem.net.n_hidden, bool)
-        self.first[: problem.net.hidden_widths[0]] = True
-        self._highs = new_highs()
+        width = problem.net.hidden_widths[0]
+        self.pool = problem.unstable[problem.unstable < width]
+        self.first_bits = (problem.states == ACTIVE)[:width]
+        self.explore = get_explorer("split")
 
     def __call__(self, parities: Parities, at_most: int, deadline: Deadline) -> Cell:
-        pool = self.problem.unstable[self.first[self.problem.unstable]]
+        solutions = ParitySolutions.of(Parities(parities.rows[:, : len(self.pool)], parities.rhs))
+        if not solutions.consistent:
+            return Cell(0, True)
+        exhaustive = len(solutions.free) <= math.log2(ALL_CELLS)
+        patterns = solutions.every(self.rng) if exhaustive else (
+            solutions.draw(self.rng) for _ in range(self.attempts * at_most))
         found: set[bytes] = set()
-        for _ in range(self.attempts * at_most):
-            if deadline.passed() or len(found) >= at_most:
+        for signs in patterns:
+            if deadline.passed():
+                return Cell(len(found), False)
+            found |= self._regions_in_cell(signs, at_most - len(found), deadline)
+            if len(found) >= at_most:
                 break
-            signs = random_solution(Parities(parities.rows[:, : len(pool)], parities.rhs), self.rng)
-            if signs is None:
-                return Cell(0, True)
-            key = self._region_through(signs, pool)
-            if key is not None:
-                found.add(key)
         self.search.certified.update(found)
-        if len(found) >= at_most:
-            return Cell(at_most, True)
+        if len(found) >= at_most or exhaustive:
+            return Cell(min(len(found), at_most), not deadline.passed() or len(found) >= at_most)
         return self.search(parities, at_most, deadline)
 
-    def _region_through(self, signs: np.ndarray, pool: np.ndarray) -> bytes | None:
-        """The key of a region whose first-layer signs on ``pool`` are ``signs``, or None."""
-        problem = self.problem
-        pattern = problem.full_pattern(np.zeros(len(problem.unstable), bool))
-        pattern[pool] = signs
-        cell = certify(problem.net, problem.chart, pattern, self._highs, neurons=self.first)
-        if not is_region(cell.radius, problem.epsilon):
-            return None
-        full = problem.net.activation_patterns(cell.centre)[0]
-        if not np.array_equal(full[pool], signs) or not is_region(
-                certify(problem.net, problem.chart, full, self._highs).radius, problem.epsilon):
-            return None
-        return np.packbits(full[problem.unstable]).tobytes()
+    def _regions_in_cell(self, signs: np.ndarray, wanted: int, deadline: Deadline) -> set[bytes]:
+        """Keys of up to ``wanted`` regions whose first-layer signs on the pool are ``signs``."""
+        bits = self.first_bits.copy()
+        bits[self.pool] = signs
+        seen = [0]
+
+        def counted(n: int) -> None:
+            seen[0] += n
+
+        def stop() -> str | None:
+            return "enough" if seen[0] >= wanted else ("timelimit" if deadline.passed() else None)
+
+        run, _ = self.explore(self.problem, [Prefix(1, bits)], stop_reason=stop, collect=True, on_region=counted)
+        unstable = self.problem.unstable
+        return {np.packbits(np.asarray(p, bool)[unstable]).tobytes() for p in (run.patterns or [])[:wanted]}
 
 
 # -- the lower bound (MBound) -------------------------------------------------------------------

@@ -23,12 +23,12 @@ from lrcount.estimate import (
     LevelSearch,
     Parities,
     ParitySearch,
+    ParitySolutions,
     _parity_pools,
     approx_log2,
     approxmc_parameters,
     estimate_regions,
     mbound_slack,
-    random_solution,
     trials_for,
 )
 from lrcount.problem import CountingProblem
@@ -229,21 +229,25 @@ def test_cli_estimate(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "EPS,DELTA" in bad.stderr
 
 
-def test_random_solutions_of_parities():
+def test_solutions_of_parities():
     rng = np.random.default_rng(1)
     for m in (0, 3, 10, 15):
         parities = Parities.draw(rng, m, 40)
-        z = random_solution(parities, rng)
-        assert z is not None and parities.keep(z[None])[0]
-    draws = [random_solution(Parities.draw(rng, 30, 30), rng) for _ in range(50)]
-    assert 5 < sum(z is None for z in draws) < 45  # a square system is singular and inconsistent about half the time
+        solutions = ParitySolutions.of(parities)
+        assert solutions.consistent and parities.keep(solutions.draw(rng)[None])[0]
+    small = Parities.draw(rng, 6, 9)
+    every = np.array(list(ParitySolutions.of(small).every(rng)))
+    brute = np.array([[(i >> j) & 1 for j in range(9)] for i in range(2**9)], bool)
+    assert {bytes(np.packbits(z)) for z in every} == {bytes(np.packbits(z)) for z in brute[small.keep(brute)]}
     rows = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], bool)
-    assert random_solution(Parities(rows, np.array([1, 0, 0], bool)), rng) is None
-    assert random_solution(Parities(rows, np.array([1, 1, 0], bool)), rng) is not None
+    assert not ParitySolutions.of(Parities(rows, np.array([1, 0, 0], bool))).consistent
+    assert ParitySolutions.of(Parities(rows, np.array([1, 1, 0], bool))).consistent
 
 
-def test_first_layer_trials_report_only_regions_that_satisfy_the_parities():
-    net = ReLUNetwork.random([6, 5, 6, 1], seed=3)
+@pytest.mark.parametrize("widths", [[6, 5, 6, 1], [4, 12, 6, 1]])
+def test_first_layer_trials_report_only_regions_that_satisfy_the_parities(widths):
+    """Every solution of the parities visited (5 binaries), or random ones and then SCIP (12)."""
+    net = ReLUNetwork.random(widths, seed=3)
     problem, signs = known_signs(net, Box(-1, 1))
     search = ParitySearch(problem)
     trials = FirstLayerTrials(problem, search, np.random.default_rng(0))
