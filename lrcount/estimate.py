@@ -641,10 +641,9 @@ def estimate_regions(
     scope
         The binaries the lower bound's parities range over: ``"all"`` (the tightest bound),
         ``"first-layer"`` (those of the first hidden layer, if any is unstable: a trial then
-        looks for regions through random solutions of the parities first
-        (:class:`FirstLayerTrials`), and SCIP decides a parity as soon as that layer is
-        branched on, so trials stay fast on large networks; the bound is still sound, but
-        cannot much exceed the first layer's patterns) or
+        enumerates the regions of the first-layer cells that solve the parities
+        (:class:`FirstLayerTrials`), which stays fast on large networks; the bound is still
+        sound, but looser, and cannot much exceed the first layer's patterns) or
         ``"auto"``: the first layer's, then all from the level reached (each level is
         then tested at most twice, which the slack accounts for); beyond
         :data:`AUTO_ALL_BINARIES` binaries, only the first layer's unless a time limit is given.
