@@ -7,11 +7,12 @@ one pattern with probability exactly 1/2, whatever the subset ``S``, and ``s`` i
 ones keep it with probability ``2^-s``. Whether some region survives ``s`` of them tells
 the number of regions ``N`` (docs/estimating.md has the proofs):
 
-* **Lower bound** (MBound; Gomes, Sabharwal & Selman 2006). If ``N < 2^(s - a)``, the
-  expected number of survivors is below ``2^-a``, so ``t`` independent trials at level ``s``
-  all find a region with probability below ``2^(-a t)``. Levels are searched upwards; the
-  highest level whose trials all found a region gives ``N >= 2^(s - a)``, wrong with
-  probability at most ``sum_j 2^(-t (a + j)) = 2^(-a t) / (1 - 2^-t)``, which
+* **Lower bound** (MBound; Gomes, Sabharwal & Selman 2006). If ``N < c 2^(s - a)``, the
+  expected number of survivors is below ``c 2^-a``, so (Markov) a trial at level ``s`` finds
+  ``c`` of them with probability below ``2^-a``, and ``t`` independent trials all do with
+  probability below ``2^(-a t)``. Levels are searched upwards; the highest level whose trials
+  all succeeded gives ``N >= c 2^(s - a)``, wrong with probability at most
+  ``sum_j 2^(-t (a + j)) = 2^(-a t) / (1 - 2^-t)`` per test of a level, which
   :func:`mbound_slack` sets to ``1 - confidence``.
 * **Two-sided estimate** (ApproxMC2; Chakraborty, Meel & Vardi 2016). With ``m`` dense
   parities (3-wise independent hashing), the regions of one hashed cell are enumerated up to a
@@ -54,8 +55,8 @@ from .tolerances import EPSILON
 #: Points per batch when sampling patterns (a batch of 784-D points is then 12 MB).
 SAMPLE_BATCH = 2_000
 #: Without a time limit, ``scope="auto"`` goes on from the first layer's parities to parities
-#: over every binary only up to this many binaries (docs/estimating.md: such trials take seconds
-#: on networks of 40 unstable neurons, and hours on hundreds).
+#: over every binary only up to this many binaries: SCIP's trials with dense parities grow
+#: with the number of binaries (docs/estimating.md).
 AUTO_ALL_BINARIES = 64
 #: First-layer trials visit every solution of the parities when there are at most this many.
 ALL_CELLS = 256
@@ -225,9 +226,8 @@ class FirstLayerTrials:
     disjoint cells. When the parities have at most :data:`ALL_CELLS` solutions all are
     visited, so the count is exact (up to the number asked for); otherwise random solutions are
     tried, ``attempts`` per region asked for, and then :class:`ParitySearch` takes over. On
-    a first layer of fewer neurons than input dimensions nearly every pattern has a cell (all
-    of 10 random ones of a 784-100 layer on the MNIST box did), so a trial costs a few LPs per
-    region at any level."""
+    a first layer of fewer neurons than input dimensions nearly every pattern has a cell, so
+    a trial costs a few LPs per region at any level (docs/estimating.md)."""
 
     def __init__(self, problem: CountingProblem, search: ParitySearch, rng: np.random.Generator, attempts: int = 2):
         self.problem, self.search, self.rng, self.attempts = problem, search, rng, attempts
