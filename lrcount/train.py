@@ -25,7 +25,7 @@ class TrainingSetup:
     batch_size: int = 128
     learning_rate: float = 0.01
     momentum: float = 0.0
-    threads: int = 1  # small nets gain nothing from more; parallel runs get one core each
+    threads: int = 1  # torch's threads: wide layers train faster on more (docs/benchmarks.md), small ones do not
 
     def __post_init__(self) -> None:
         """Refuse settings that would train nothing or diverge, before any training."""

@@ -284,6 +284,7 @@ def cmd_compare(args) -> str:
         epochs=_given(args.epochs, 60 if synthetic else 15),
         finetune_epochs=_given(args.finetune_epochs, 30 if synthetic else 15),
         learning_rate=_given(args.lr, 0.1 if synthetic else 0.01), momentum=0.9 if synthetic else 0.0,
+        threads=1 if synthetic else max(1, min(args.jobs, os.cpu_count() or 1)),  # training runs before the counts
     )
     out = check_output_folder(args.out, "--out", marker="study.json")
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
