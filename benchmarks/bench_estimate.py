@@ -131,24 +131,39 @@ def sweep(approx_max: int, time_limit: float) -> list[dict]:
 
 
 SPEED_NETWORKS = [("8-16-16-1", 7), ("8-12-12-12-1", 7), ("10-12-12-1", 7)]
+#: Networks of ``ReLUNetwork.random`` (seed 0) whose exact counts take a minute or more too.
+SPEED_RANDOM = ["8-24-1"]
 
 
-def speed() -> list[dict]:
+def speed_nets(only_random: bool = False):
+    """(name, network) for the speed comparison: issue 16's seeded networks (numpy
+    default_rng(7), weights drawn before biases) and :data:`SPEED_RANDOM`."""
+
+    nets = [] if only_random else [(spec, _issue_net(spec, seed)) for spec, seed in SPEED_NETWORKS]
+    return nets + [(f"{spec} (random, seed 0)", random_net(spec, 0)) for spec in SPEED_RANDOM]
+
+
+def _issue_net(spec: str, seed: int):
+    from lrcount import ReLUNetwork
+
+    widths = [int(v) for v in spec.split("-")]
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((b, a)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
+    biases = [0.5 * rng.standard_normal(b) for b in widths[1:]]
+    return ReLUNetwork(tuple(weights), tuple(biases))
+
+
+def speed(only_random: bool = False) -> list[dict]:
     """Exact count (``split``, one core) against the bracket proven in a tenth of its time,
-    same networks, same run (issue 16's seeded networks)."""
-    from lrcount import Box, ReLUNetwork, count_regions
+    same networks, same run (:func:`speed_nets`)."""
+    from lrcount import Box, count_regions
     from lrcount.estimate import estimate_regions
 
     rows = []
     print("| network | exact | exact s | lower bound in a tenth of that (from) | exact / lower | parities alone | "
           "exact / parities | sampled patterns |")
     print("|---|---|---|---|---|---|---|---|")
-    for spec, seed in SPEED_NETWORKS:
-        widths = [int(v) for v in spec.split("-")]
-        rng = np.random.default_rng(seed)
-        weights = [rng.standard_normal((b, a)) / np.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
-        biases = [0.5 * rng.standard_normal(b) for b in widths[1:]]
-        net = ReLUNetwork(tuple(weights), tuple(biases))
+    for spec, net in speed_nets(only_random):
         exact = count_regions(net, Box(-1.0, 1.0), jobs=1, engine="split")
         lower = estimate_regions(net, Box(-1.0, 1.0), exact_time=0, time_limit=exact.seconds / 10, seed=0)
         parities = lower.parities_log2
@@ -197,6 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--speed-random", action="store_true", help="only the random networks of --speed")
     parser.add_argument("--mnist", action="store_true")
     parser.add_argument("--approx-max", type=int, default=2000, help="two-sided estimates up to this many regions")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per estimate (default 600)")
@@ -205,8 +221,8 @@ def main() -> None:
     out = {}
     if args.sweep:
         out["sweep"] = sweep(args.approx_max, args.time_limit)
-    if args.speed:
-        out["speed"] = speed()
+    if args.speed or args.speed_random:
+        out["speed"] = speed(only_random=not args.speed)
     if args.mnist:
         out["mnist"] = mnist_bounds(args.time_limit)
     if args.json:

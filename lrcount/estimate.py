@@ -698,6 +698,7 @@ def estimate_regions(
                 certain(result.sampled_patterns, "patterns at random points")
             search = ParitySearch(problem, encoding=parity)
             pools = _parity_pools(problem, scope, deadline)
+            first_layer = int(np.sum(problem.unstable < problem.net.hidden_widths[0]))
             slack = mbound_slack(confidence, trials, len(pools)) - math.log2(cell_size)  # bits from a level to its bound
             levels = LevelSearch(n, trials, cell_size)
             finished = True
@@ -707,7 +708,7 @@ def estimate_regions(
                     bar.set_postfix_str(f"{level} parities over {pool} binaries, trial {trial + 1}/{trials}, "
                                         f"lower bound 2^{result.lower_log2:.1f}")
 
-                counter = FirstLayerTrials(problem, search, trial_rng) if pool < n else search
+                counter = FirstLayerTrials(problem, search, trial_rng) if pool == first_layer else search
                 known = result.lower_log2 if levels.held is None else levels.held - slack
                 first = max(0, math.floor(known + slack)) if known > -math.inf else 0
                 finished = levels.run(counter, first, parity_rng, deadline, pool, on_trial)
