@@ -135,7 +135,7 @@ def _estimate_one(task) -> EstimateEntry:
 
     network, name, domain, seconds = task
     result = estimate_regions(network, domain, time_limit=seconds, samples=ESTIMATE_SAMPLES, seed=0)
-    return EstimateEntry(name, network.input_dim if name == "box" else domain.dim, result.lower_log2,
+    return EstimateEntry(name, domain.dim if isinstance(domain, Subspace) else network.input_dim, result.lower_log2,
                          result.lower_confidence, result.parities_log2, result.sampled_patterns, result.upper_log2,
                          result.exact, result.complete, result.seconds)
 
