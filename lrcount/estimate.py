@@ -139,7 +139,7 @@ class ParitySearch:
         if parities.contradictory:
             return Cell(0, True)
         model = self.model
-        added = self._add(parities)
+        added, helpers = self._add(parities)
         self.certifier.forget_regions()
         self._found, self._wanted = 0, at_most
         model.setParam("limits/time", deadline.remaining() if deadline.at is not None else 1e20)
@@ -151,14 +151,17 @@ class ParitySearch:
             model.freeTransform()
             for constraint in added:
                 model.delCons(constraint)
+            for variable in helpers:
+                model.delVar(variable)
         if status == "userinterrupt" and self._found < at_most:
             raise KeyboardInterrupt  # Ctrl-C, caught by SCIP during its search
         return Cell(min(self._found, at_most), self._found >= at_most or status == "infeasible")
 
-    def _add(self, parities: Parities) -> list:
-        """Add the parities to the model; the constraints, to delete after the search."""
+    def _add(self, parities: Parities) -> tuple[list, list]:
+        """Add the parities to the model; the constraints and the integer variables of the
+        ``integer`` encoding, to delete after the search."""
         binaries = self.model_encoding.binaries
-        added = []
+        added, helpers = [], []
         for j, (row, rhs) in enumerate(zip(parities.rows, parities.rhs)):
             members = [binaries[i] for i in np.flatnonzero(row)]
             if not members:
@@ -166,9 +169,9 @@ class ParitySearch:
             if self.encoding == "xor":
                 added.append(self.model.addConsXor(members, bool(rhs), name=f"parity{j}"))
             else:
-                half = self.model.addVar(f"half{j}", vtype="I", lb=0, ub=len(members) // 2)
-                added.append(self.model.addCons(quicksum(members) - 2 * half == int(rhs), name=f"parity{j}"))
-        return added
+                helpers.append(self.model.addVar(f"half{j}", vtype="I", lb=0, ub=len(members) // 2))
+                added.append(self.model.addCons(quicksum(members) - 2 * helpers[-1] == int(rhs), name=f"parity{j}"))
+        return added, helpers
 
 
 @dataclass(frozen=True)
@@ -699,6 +702,7 @@ def estimate_regions(
             search = ParitySearch(problem, encoding=parity)
             pools = _parity_pools(problem, scope, deadline)
             first_layer = int(np.sum(problem.unstable < problem.net.hidden_widths[0]))
+            first_layer_trials = FirstLayerTrials(problem, search, trial_rng)
             slack = mbound_slack(confidence, trials, len(pools)) - math.log2(cell_size)  # bits from a level to its bound
             levels = LevelSearch(n, trials, cell_size)
             finished = True
@@ -708,7 +712,7 @@ def estimate_regions(
                     bar.set_postfix_str(f"{level} parities over {pool} binaries, trial {trial + 1}/{trials}, "
                                         f"lower bound 2^{result.lower_log2:.1f}")
 
-                counter = FirstLayerTrials(problem, search, trial_rng) if pool == first_layer else search
+                counter = first_layer_trials if pool == first_layer else search
                 known = result.lower_log2 if levels.held is None else levels.held - slack
                 first = max(0, math.floor(known + slack)) if known > -math.inf else 0
                 finished = levels.run(counter, first, parity_rng, deadline, pool, on_trial)
