@@ -25,9 +25,9 @@ from .count import count_many, run_many
 from .data import Dataset
 from .domain import Box, Domain, Subspace
 from .errors import LRCountError
-from .io import save_npz, write_atomically
+from .io import load_npz, save_npz, write_atomically
 from .network import ReLUNetwork
-from .train import TrainingSetup, accuracy, prune_and_finetune, train
+from .train import TrainingSetup, accuracy, module_from_network, prune_and_finetune, train
 
 #: Inputs of at most this many dimensions are counted on the data's whole box.
 BOX_MAX_DIM = 2
@@ -41,6 +41,8 @@ MAX_SEED = 2**32
 ESTIMATED_SUBSPACES = (8, 16, 32)
 #: Random points per estimate (distinct patterns: a certain lower bound).
 ESTIMATE_SAMPLES = 10_000
+#: The file beside a study's networks that says how they were trained (:func:`training_identity`).
+TRAINING_FILE = "training.json"
 
 
 @dataclass
@@ -105,6 +107,8 @@ class Study:
     domain_specs: dict[str, dict[str, dict]] = field(default_factory=dict)
     #: domains with estimates instead of exact counts (``NetworkReport.estimates``)
     estimated: list[str] = field(default_factory=list)
+    #: networks read back from an earlier run of the same training (``--resume``), not trained here
+    reused_networks: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -152,6 +156,90 @@ def check_countable(network: ReLUNetwork, domain: Domain, name: str, time_limit:
             )
 
 
+def training_identity(data: Dataset, widths: list[int], setup: TrainingSetup) -> dict:
+    """What makes two trainings give the same networks from the same seed: the data (its name,
+    split and a hash of its training part), the widths and the optimiser settings (torch's
+    thread count only changes the speed)."""
+    settings = {key: value for key, value in asdict(setup).items() if key != "threads"}
+    return {"data": data.name, "split": data.split, "training_sha256": data.training_fingerprint(),
+            "widths": list(widths), "setup": settings}
+
+
+def write_identity(folder: Path, identity: dict) -> None:
+    """Write :data:`TRAINING_FILE` into ``folder``."""
+    write_atomically(folder / TRAINING_FILE, lambda stream: stream.write(json.dumps(identity, indent=1).encode()))
+
+
+def check_reusable(folder: Path, identity: dict) -> None:
+    """Refuse to reuse the networks in ``folder`` unless its :data:`TRAINING_FILE` states
+    ``identity``: networks trained otherwise would silently change the study."""
+    try:
+        stored = json.loads((Path(folder) / TRAINING_FILE).read_text())
+    except FileNotFoundError:
+        raise LRCountError(f"{folder} does not say how its networks were trained (no {TRAINING_FILE}); "
+                           "they cannot be reused: give a new --out, or run without --resume") from None
+    except (OSError, ValueError) as exc:
+        raise LRCountError(f"cannot read {Path(folder) / TRAINING_FILE}: {exc}; remove the folder or run without --resume") from None
+    differing = [key for key in identity if stored.get(key) != identity[key]] if isinstance(stored, dict) else ["all"]
+    if differing:
+        raise LRCountError(f"the networks in {folder} were trained with another {differing[0].replace('_', ' ')} "
+                           f"than this study's; run without --resume or give another --out")
+
+
+class NetworkStore:
+    """Where a study writes each trained network as soon as it exists, and where it finds the
+    networks of earlier runs: ``folders`` are read first to last, ``keep`` is written (with
+    its :data:`TRAINING_FILE`). Every folder must hold networks of this study's
+    :func:`training_identity`, so that a study that is run again trains only what is missing
+    and gets the networks it would have trained."""
+
+    def __init__(self, identity: dict, keep: Path | None = None, folders=()):
+        self.keep = Path(keep) if keep is not None else None
+        self.folders = [Path(f) for f in dict.fromkeys([*([keep] if keep else []), *folders])
+                        if f is not None and Path(f).is_dir()]
+        for folder in self.folders:
+            check_reusable(folder, identity)
+        if keep is not None:
+            Path(keep).mkdir(exist_ok=True)
+            write_identity(Path(keep), identity)
+        self.reused = 0
+
+    def get(self, file: str, make) -> ReLUNetwork:
+        """The network stored as ``file`` in one of the folders, else ``make()``'s (then kept)."""
+        for folder in self.folders:
+            if (folder / file).is_file():
+                self.reused += 1
+                return load_npz(folder / file)
+        net = make()
+        if self.keep is not None:
+            save_npz(net, self.keep / file)
+        return net
+
+
+class _SeedNetworks:
+    """One seed's dense network and its pruned, fine-tuned versions, each taken from the store
+    or else trained (and the dense torch model rebuilt from its file only when needed)."""
+
+    def __init__(self, store: NetworkStore, widths: list[int], data: Dataset, setup: TrainingSetup, seed: int):
+        self.store, self.widths, self.data, self.setup, self.seed = store, widths, data, setup, seed
+        self.model = None
+        self.dense = store.get(f"seed{seed}-dense-1.npz", self._train)
+
+    def _train(self) -> ReLUNetwork:
+        self.model, net = train(self.widths, self.data, self.setup, seed=self.seed)
+        return net
+
+    def pruned(self, file: str, layer_densities: list[float]) -> ReLUNetwork:
+        """The dense network pruned to ``layer_densities`` and fine-tuned (stored as ``file``)."""
+        return self.store.get(file, lambda: self._finetune(layer_densities))
+
+    def _finetune(self, layer_densities: list[float]) -> ReLUNetwork:
+        if self.model is None:
+            self.model = module_from_network(self.dense)
+        masks = prune.layerwise_magnitude(self.dense, layer_densities)
+        return prune_and_finetune(self.model, masks, self.data, self.setup, seed=self.seed)[1]
+
+
 def run_study(
     data: Dataset,
     widths: list[int],
@@ -166,9 +254,13 @@ def run_study(
     client=None,
     box: Box | None = None,
     estimate_time: float | None = None,
+    keep: Path | None = None,
+    reuse=(),
     progress=None,
 ) -> Study:
-    """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given). The
+    """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given). Each
+    network is also written to ``keep`` as soon as it is trained, and networks found in
+    ``keep`` or the ``reuse`` folders are not trained again (:class:`NetworkStore`). The
     counts run ``jobs`` at a time, or on the Dask cluster of ``client``. With
     ``estimate_time`` (seconds per network and domain), inputs of more than
     :data:`BOX_MAX_DIM` dimensions also get estimates (:func:`estimated_domains`).
@@ -194,8 +286,13 @@ def run_study(
     ] for density in densities}
     dense_bound = bounds.log10(bounds.serra2018(widths))
     reports, tasks, estimates, domain_specs = [], [], [], {}
+    identity = training_identity(data, widths, setup)
+    store = NetworkStore(identity, keep, reuse)
+    if out is not None:
+        write_identity(out, identity)
     for seed in seeds:
-        model, dense = train(widths, data, setup, seed=seed)
+        networks = _SeedNetworks(store, widths, data, setup, seed)
+        dense = networks.dense
         progress(1)
         domains = study_domains(data, subspaces, seed, box)
         for name, domain in domains.items():
@@ -208,12 +305,11 @@ def run_study(
             _save_points(domains, out, seed)
         for density in densities:
             for method, layer_densities in plans[density]:
+                file = f"seed{seed}-{method}-{density:g}.npz"
                 net = dense
                 if method != "dense":
-                    masks = prune.layerwise_magnitude(dense, layer_densities)
-                    net = prune_and_finetune(model, masks, data, setup, seed=seed)[1]
+                    net = networks.pruned(file, layer_densities)
                     progress(1)
-                file = f"seed{seed}-{method}-{density:g}.npz"
                 if out is not None:
                     save_npz(net, out / file, box=stored_box)
                 report = NetworkReport(
@@ -234,7 +330,7 @@ def run_study(
     for (report, _), entry in zip(estimates, entries):
         report.estimates.append(entry)
     return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
-                 asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [])
+                 asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [], store.reused)
 
 
 def _save_points(domains: dict[str, Domain], out: Path, seed: int) -> None:

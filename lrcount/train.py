@@ -113,6 +113,19 @@ def train(widths: list[int], data: Dataset, setup: TrainingSetup = TrainingSetup
     return model, network_from_module(model)
 
 
+def module_from_network(net: ReLUNetwork):
+    """The torch model (as :func:`mlp` builds it) with the weights of ``net``: a trained network
+    read back from its file, ready to be pruned and fine-tuned as if it had just been trained."""
+    torch = _torch()
+    model = mlp(net.widths, net.weights[-1].shape[0])
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for layer, w, b in zip(linears, net.weights, net.biases):
+            layer.weight.copy_(torch.tensor(w, dtype=torch.float64))
+            layer.bias.copy_(torch.tensor(b, dtype=torch.float64))
+    return model
+
+
 def prune_and_finetune(model, masks: Masks, data: Dataset, setup: TrainingSetup = TrainingSetup(), *, seed: int = 0):
     """Prune a trained model once with ``masks`` and fine-tune it with the masks held: (a copy
     of the model, its ReLUNetwork)."""

@@ -143,3 +143,66 @@ def test_estimates_on_domains_too_large_to_count(tmp_path):
     assert (tmp_path / "estimates.png") in plot_study(study, tmp_path)
     with pytest.raises(LRCountError, match="estimates are for inputs of more than 2"):
         run_study(data.moons(seed=0), [2, 4, 4], [1.0], setup=SHORT, estimate_time=1)
+
+
+STUDY_ARGS = ["compare", "--widths", "2,8,8", "--densities", "1,0.3", "--epochs", "20", "--finetune-epochs", "5",
+              "--lr", "0.1", "--jobs", "2", "--quiet"]
+
+
+def _networks_equal(folder_a, folder_b, files) -> bool:
+    return all(np.array_equal(a, b) for f in files for a, b in zip(load(folder_a / f).weights + load(folder_a / f).biases,
+                                                                   load(folder_b / f).weights + load(folder_b / f).biases))
+
+
+def test_an_interrupted_study_resumes_with_the_networks_it_would_have_trained(tmp_path, study_folder, monkeypatch, capsys):
+    import lrcount.compare as compare
+
+    finetune, trained = compare.prune_and_finetune, []
+
+    def interrupted_after_one(*args, **kwargs):
+        if len(trained) == 1:
+            raise KeyboardInterrupt
+        trained.append(1)
+        return finetune(*args, **kwargs)
+
+    out = tmp_path / "study"
+    monkeypatch.setattr(compare, "prune_and_finetune", interrupted_after_one)
+    assert main([*STUDY_ARGS, "--seeds", "0,1", "--out", str(out)]) == 130
+    kept = tmp_path / "study.networks"
+    assert "--resume" in capsys.readouterr().err and not out.exists()
+    assert sorted(p.name for p in kept.glob("*.npz")) == ["seed0-dense-1.npz", "seed0-uniform-0.3.npz"]
+
+    assert main([*STUDY_ARGS, "--seeds", "0,1", "--out", str(out)]) == 2  # never overwritten without --resume
+    assert "add --resume" in capsys.readouterr().err and kept.is_dir()
+
+    calls = []
+    monkeypatch.setattr(compare, "prune_and_finetune", lambda *a, **k: calls.append(1) or finetune(*a, **k))
+    assert main([*STUDY_ARGS, "--seeds", "0,1", "--out", str(out), "--resume"]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert len(calls) == 3 and study["reused_networks"] == 2 and not kept.exists()  # seed 0's bound-guided, seed 1's two
+    files = [n["file"] for n in study["networks"]]
+    assert _networks_equal(out, study_folder, files)  # equal, bit for bit, to the uninterrupted study's
+    fresh = json.loads((study_folder / "study.json").read_text())
+    assert [(n["accuracy"], [c["count"] for c in n["counts"]]) for n in study["networks"]] == \
+        [(n["accuracy"], [c["count"] for c in n["counts"]]) for n in fresh["networks"]]
+
+
+def test_resume_adds_seeds_to_a_finished_study_and_refuses_another_setup(tmp_path, study_folder, monkeypatch, capsys):
+    import shutil
+
+    import lrcount.compare as compare
+
+    out = tmp_path / "study"
+    shutil.copytree(study_folder, out)
+    other_setup = [*STUDY_ARGS, "--lr", "0.2"]  # the last --lr counts
+    assert main([*other_setup, "--seeds", "0,1,2", "--out", str(out), "--resume"]) == 2
+    assert "another setup" in capsys.readouterr().err
+    train, trained = compare.train, []
+    monkeypatch.setattr(compare, "train", lambda *a, **k: trained.append(k["seed"]) or train(*a, **k))
+    assert main([*STUDY_ARGS, "--seeds", "0,1,2", "--out", str(out), "--resume"]) == 0
+    study = json.loads((out / "study.json").read_text())
+    assert trained == [2] and study["reused_networks"] == 6 and len(study["networks"]) == 9
+    assert _networks_equal(out, study_folder, [f"seed{s}-{m}" for s in (0, 1) for m in
+                                               ("dense-1.npz", "uniform-0.3.npz", "bound-guided-0.3.npz")])
+    assert main([*STUDY_ARGS, "--seeds", "0", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "neither" in capsys.readouterr().err

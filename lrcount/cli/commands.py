@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -287,21 +288,47 @@ def cmd_compare(args) -> str:
         threads=1 if synthetic else max(1, min(args.jobs, os.cpu_count() or 1)),  # training runs before the counts
     )
     out = check_output_folder(args.out, "--out", marker="study.json")
+    keep, reuse = _study_networks(out, args.resume)
     n_domains = 1 if dataset.input_dim <= compare.BOX_MAX_DIM else len(subspaces)
     n_estimated = 0 if args.estimate is None else len(compare.estimated_domains(dataset, 0))
-    with staged_folder(out) as staging:
-        with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains, n_estimated),
-                          desc="compare", unit=" steps") as bar:
-            study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
-                                      out=staging, time_limit=args.time_limit, jobs=args.jobs, client=_client(args.scheduler),
-                                      progress=bar.update, estimate_time=args.estimate,
-                                      box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None)
-        written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
-                   *plot_study(study, staging)]
+    try:
+        with staged_folder(out) as staging:
+            with progress_bar(_show_progress(args), total=compare.steps(len(seeds), densities, n_domains, n_estimated),
+                              desc="compare", unit=" steps") as bar:
+                study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
+                                          out=staging, time_limit=args.time_limit, jobs=args.jobs,
+                                          client=_client(args.scheduler), progress=bar.update, estimate_time=args.estimate,
+                                          box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None,
+                                          keep=keep, reuse=reuse)
+            written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
+                       *plot_study(study, staging)]
+    except BaseException:
+        kept = len(list(keep.glob("*.npz"))) if keep.is_dir() else 0
+        if kept:
+            print(f"lrcount: the {kept} networks trained so far are kept in {keep}; run the same command with --resume "
+                  "to train only what is missing", file=sys.stderr)
+        raise
+    shutil.rmtree(keep, ignore_errors=True)
     if args.json:
         return study.to_json()
     files = ", ".join(str(out / p.name) for p in written)
     return compare.table(study) + f"\nwrote {files} and the {len(study.networks)} networks (.npz) to {out}"
+
+
+def _study_networks(out, resume: bool):
+    """The folder that keeps a study's networks as they are trained (``OUT.networks``, beside
+    ``out``), and the folders whose networks ``--resume`` reuses. An interrupted study's folder
+    is never overwritten without ``--resume``, and ``--resume`` with nothing to resume is an error."""
+    keep = out.with_name(out.name + ".networks")
+    if keep.exists() and not keep.is_dir():
+        raise LRCountError(f"{keep} is a file, but a study keeps its networks there as they are trained; move the file")
+    reuse = [out] if out.is_dir() and any(out.iterdir()) else []
+    if resume and not keep.is_dir() and not reuse:
+        raise LRCountError(f"--resume: neither {keep} nor {out} holds networks of an earlier study; run without --resume")
+    if keep.is_dir() and not resume:
+        raise LRCountError(f"{keep} holds the networks of an interrupted study: add --resume to train only what is "
+                           "missing, or remove that folder to start again")
+    return keep, reuse if resume else []
 
 
 def cmd_plot(args) -> str:

@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--epochs", type=int, help="training epochs (default 15 for MNIST, as the paper; 60 for synthetic)")
     cmp.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs after pruning (default 15; 30 synthetic)")
     cmp.add_argument("--lr", type=float, help="SGD learning rate (default 0.01 for MNIST; 0.1 with momentum 0.9 synthetic)")
-    cmp.add_argument("--out", default="lrcount-compare", help="output folder (default ./lrcount-compare)")
+    cmp.add_argument("--out", default="lrcount-compare", help="output folder (default ./lrcount-compare); each network "
+                     "is also kept in OUT.networks/ as soon as it is trained, until the study is written")
+    cmp.add_argument("--resume", action="store_true",
+                     help="reuse the networks of an interrupted study (OUT.networks/) and of the study in OUT, "
+                          "trained with the same data, widths and settings: train only what is missing")
     cmp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel counting processes (default: all cores)")
     cmp.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the counts on a Dask cluster, e.g. tcp://host:8786 (pip install 'lrcount[dask]')")
