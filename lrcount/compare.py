@@ -93,6 +93,22 @@ class NetworkReport:
 
 
 @dataclass
+class Correlation:
+    """Spearman's rank correlation, across the densities of one method, between the mean log2
+    count on one domain and the mean test accuracy (the paper's first finding says it is high),
+    with a percentile bootstrap interval from resampling each density's models."""
+
+    method: str  # "uniform", "bound-guided" (each with the dense network at density 1) or "both"
+    domain: str
+    rho: float | None  # None when the counts or the accuracies do not vary
+    low: float | None
+    high: float | None
+    confidence: float
+    densities: int  # the points the rank correlation is taken over
+    complete: bool  # every count it uses finished
+
+
+@dataclass
 class Study:
     data: str
     split: str  # "standard" (the data set's own train / test parts) or "random"
@@ -109,6 +125,8 @@ class Study:
     estimated: list[str] = field(default_factory=list)
     #: networks read back from an earlier run of the same training (``--resume``), not trained here
     reused_networks: int = 0
+    #: do counts fall in step with accuracy? (:func:`rank_correlations`)
+    correlations: list[Correlation] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -330,7 +348,56 @@ def run_study(
     for (report, _), entry in zip(estimates, entries):
         report.estimates.append(entry)
     return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
-                 asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [], store.reused)
+                 asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [], store.reused,
+                 rank_correlations(reports, list(domains)))
+
+
+def rank_correlations(networks: list[NetworkReport], domains: list[str], *, resamples: int = 2000,
+                      confidence: float = 0.95, seed: int = 0) -> list[Correlation]:
+    """:class:`Correlation` per method ("uniform", "bound-guided" and "both" pooled; the dense
+    networks are the density-1 point of each) and per domain, over at least 3 densities.
+
+    The bootstrap draws each (method, density) group's models with replacement, ``resamples``
+    times, and takes the ``confidence`` percentile interval of the correlation of the means."""
+    groups: dict[tuple[str, float], list[NetworkReport]] = {}
+    for report in networks:
+        groups.setdefault((report.method, report.density), []).append(report)
+    rng = np.random.default_rng(seed)
+    result = []
+    for method in ("uniform", "bound-guided", "both"):
+        keys = [key for key in groups if key[0] == "dense" or method in ("both", key[0])]
+        if len({density for _, density in keys}) < 3:
+            continue
+        for domain in domains:
+            entries = [[[c for c in r.counts if c.domain == domain] for r in groups[key]] for key in keys]
+            samples = [np.array([(math.log2(max(c.count, 1)), r.accuracy) for r, cs in zip(groups[key], per_model) for c in cs])
+                       for key, per_model in zip(keys, entries)]
+            if any(len(sample) == 0 for sample in samples):
+                continue
+            boot = [_spearman(*np.stack([sample[rng.integers(len(sample), size=len(sample))].mean(axis=0)
+                                         for sample in samples]).T) for _ in range(resamples)]
+            boot = np.array([b for b in boot if b is not None])
+            rho = _spearman(*np.stack([sample.mean(axis=0) for sample in samples]).T)
+            low, high = (np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2]) if len(boot) else (None, None))
+            result.append(Correlation(method, domain, rho, None if low is None else float(low),
+                                      None if high is None else float(high), confidence, len(keys),
+                                      all(c.complete for per_model in entries for cs in per_model for c in cs)))
+    return result
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rho (Pearson's correlation of the ranks, ties given their average rank), or
+    None if either variable is constant."""
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + ends - 1) / 2)[inverse]
 
 
 def _save_points(domains: dict[str, Domain], out: Path, seed: int) -> None:
@@ -390,4 +457,10 @@ def table(study: Study) -> str:
         ratio = max(c.count / 10**c.network_bound for r in reports for c in r.counts)
         lines.append(f"{method:<13}{density:>9g}{accuracy_mean:>10.3f}" + "".join(f"{c:>12}" for c in cells)
                      + f"{np.mean([r.bound_sparse_log10 for r in reports]):>11.2f}{ratio:>13.3g}")
+    if study.correlations:
+        lines.append(f"Spearman's rho of mean log2 count and mean accuracy across densities "
+                     f"({study.correlations[0].confidence:.0%} bootstrap interval over models):")
+        for c in study.correlations:
+            rho = "n/a (constant)" if c.rho is None else f"{c.rho:+.2f}" + ("" if c.low is None else f" [{c.low:+.2f}, {c.high:+.2f}]")
+            lines.append(f"  {c.method:<13}{c.domain:>8}  {rho}" + ("" if c.complete else "  (some counts incomplete)"))
     return "\n".join(lines)

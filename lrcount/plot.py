@@ -70,7 +70,9 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     fig.suptitle(f"{study.data} {study.widths}: regions and accuracy after pruning (mean and spread over seeds)")
     paths.append(_save(fig, out / "counts_accuracy.png"))
 
-    fig, ax = _figure(figsize=(6, 4))
+    dimensions = sorted({c.dimension for r in study.networks for c in r.counts if c.dimension < study.widths[0]})
+    fig, axes = _figure(nrows=1, ncols=2 if dimensions else 1, figsize=(12 if dimensions else 6, 4), squeeze=False)
+    ax = axes[0, 0]
     x, m, _ = _series(study, "uniform", lambda r: [r.bound_dense_log10])
     ax.plot(x, m, color="gray", linestyle=":", label="Serra et al. 2018 (dense)")
     for method in methods:
@@ -79,11 +81,14 @@ def plot_study(study: Study, out: Path) -> list[Path]:
         ax.plot(x, m, marker=marker, color=color, label=f"Cai et al. 2023, {method}")
         x, m, _ = _series(study, method, lambda r: [c.network_bound for c in r.counts])
         ax.plot(x, m, marker=marker, color=color, linestyle="--", alpha=0.6, label=f"this network's bound, {method}")
-    ax.set_xscale("log")
-    ax.set_xlabel("density")
     ax.set_ylabel("log10 bound")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if dimensions:
+        _plot_bounds_by_dimension(study, axes[0, 1], dimensions, methods)
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_xlabel("density")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     paths.append(_save(fig, out / "bounds.png"))
 
     fig, ax = _figure(figsize=(6, 4))
@@ -101,6 +106,23 @@ def plot_study(study: Study, out: Path) -> list[Path]:
     if study.estimated:
         paths.append(_plot_estimates(study, out / "estimates.png"))
     return paths
+
+
+def _plot_bounds_by_dimension(study: Study, ax, dimensions: list[int], methods: list[str]) -> None:
+    """Cai et al. 2023's bound with the input dimension set to each subspace's dimension d, at
+    the networks' layer densities (the paper's Figure 2), beside the mean exact counts there."""
+    from .bounds import cai2023_log10
+
+    for d, linestyle in zip(dimensions, ("-", "--", ":", "-.") * len(dimensions)):
+        for method in methods:
+            color, marker = METHOD_STYLE[method]
+            x, m, _ = _series(study, method, lambda r, d=d: [
+                cai2023_log10([d, *study.widths[1:]], [max(p, 1e-12) for p in r.layer_densities]) / math.log10(2)])
+            ax.plot(x, m, color=color, linestyle=linestyle, label=f"bound, d={d}, {method}")
+            x, m, _ = _series(study, method, lambda r, d=d: [math.log2(max(c.count, 1)) for c in r.counts if c.dimension == d])
+            ax.plot(x, m, color=color, marker=marker, linestyle="none", alpha=0.7)
+    ax.set_ylabel("log2 regions (markers: mean exact count)")
+    ax.set_title("sparsity-aware bound with input dimension d", fontsize=10)
 
 
 def _plot_estimates(study: Study, path: Path) -> Path:

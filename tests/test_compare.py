@@ -206,3 +206,30 @@ def test_resume_adds_seeds_to_a_finished_study_and_refuses_another_setup(tmp_pat
                                                ("dense-1.npz", "uniform-0.3.npz", "bound-guided-0.3.npz")])
     assert main([*STUDY_ARGS, "--seeds", "0", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "neither" in capsys.readouterr().err
+
+
+def _report(method, density, seed, count, accuracy):
+    from lrcount.compare import CountEntry, NetworkReport
+
+    return NetworkReport(seed, method, density, [density] * 2, accuracy, "", 0.0, 0.0,
+                         counts=[CountEntry("S=1", 1, count, True, 0.0, 9.0)])
+
+
+def test_rank_correlations_follow_counts_and_accuracy():
+    from lrcount.compare import _average_ranks, rank_correlations
+
+    assert list(_average_ranks(np.array([3.0, 1.0, 3.0, 2.0]))) == [2.5, 0.0, 2.5, 1.0]
+    densities = [1.0, 0.5, 0.1, 0.05, 0.01]
+    in_step = [_report("dense" if p == 1 else m, p, s, int(100 * p) + 4 + s, 0.5 + 0.4 * p + 0.01 * s)
+               for p in densities for m in (("dense",) if p == 1 else ("uniform", "bound-guided")) for s in (0, 1, 2)]
+    correlations = {c.method: c for c in rank_correlations(in_step, ["S=1"], resamples=200)}
+    assert set(correlations) == {"uniform", "bound-guided", "both"}
+    for c in correlations.values():
+        assert c.complete and c.rho == pytest.approx(1.0) and c.low <= c.rho <= c.high
+    assert correlations["uniform"].densities == 5 and correlations["both"].densities == 9
+    # counts that rise as accuracy falls, with seeds far apart: a negative rho, an interval around it
+    against = [_report(r.method, r.density, r.seed, 1000 - r.counts[0].count, r.accuracy) for r in in_step]
+    (c,) = [c for c in rank_correlations(against, ["S=1"], resamples=200) if c.method == "uniform"]
+    assert c.rho == pytest.approx(-1.0) and c.high < 0
+    flat = [_report(r.method, r.density, r.seed, 7, r.accuracy) for r in in_step]
+    assert all(c.rho is None for c in rank_correlations(flat, ["S=1"], resamples=50))
