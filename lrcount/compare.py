@@ -127,19 +127,30 @@ class Study:
     reused_networks: int = 0
     #: do counts fall in step with accuracy? (:func:`rank_correlations`)
     correlations: list[Correlation] = field(default_factory=list)
+    train_size: int = 0  # the training samples the networks saw
+    points_from: str = "test"  # the part of the data the subspaces' points were drawn from
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
 
-def study_domains(data: Dataset, subspaces: list[int], seed: int, box: Box | None = None) -> dict[str, Domain]:
+def study_domains(data: Dataset, subspaces: list[int], seed: int, box: Box | None = None,
+                  points_from: str = "test") -> dict[str, Domain]:
     """``box`` (default: the data's range) for low-dimensional inputs, else the subspaces
-    through S + 1 random test points within it (the same for every network of a seed)."""
+    through S + 1 random points of the test (or training) part within it (the same for every
+    network of a seed)."""
     box = box if box is not None else Box(*data.input_box())
     if data.input_dim <= BOX_MAX_DIM:
         return {"box": box}
+    points = _points(data, points_from)
     rng = np.random.default_rng(seed)
-    return {f"S={s}": Subspace(data.x_test[rng.choice(len(data.x_test), s + 1, replace=False)], box) for s in subspaces}
+    return {f"S={s}": Subspace(points[rng.choice(len(points), s + 1, replace=False)], box) for s in subspaces}
+
+
+def _points(data: Dataset, points_from: str) -> np.ndarray:
+    if points_from not in ("test", "train"):
+        raise LRCountError(f"subspace points come from the test or the train part, not {points_from!r}")
+    return data.x_test if points_from == "test" else data.x_train
 
 
 def estimated_domains(data: Dataset, seed: int, box: Box | None = None) -> dict[str, Domain]:
@@ -274,6 +285,7 @@ def run_study(
     estimate_time: float | None = None,
     keep: Path | None = None,
     reuse=(),
+    points_from: str = "test",
     progress=None,
 ) -> Study:
     """Train, prune, fine-tune, count and bound; write networks to ``out`` (if given). Each
@@ -281,7 +293,8 @@ def run_study(
     ``keep`` or the ``reuse`` folders are not trained again (:class:`NetworkStore`). The
     counts run ``jobs`` at a time, or on the Dask cluster of ``client``. With
     ``estimate_time`` (seconds per network and domain), inputs of more than
-    :data:`BOX_MAX_DIM` dimensions also get estimates (:func:`estimated_domains`).
+    :data:`BOX_MAX_DIM` dimensions also get estimates (:func:`estimated_domains`). Subspaces
+    pass through points of the ``points_from`` part ("test" or "train").
     ``progress(n)`` is called as steps finish (training runs, counts and estimates)."""
     densities = sorted({float(p) for p in densities}, reverse=True)
     bad = [p for p in densities if not 0.0 < p <= 1.0]
@@ -312,7 +325,7 @@ def run_study(
         networks = _SeedNetworks(store, widths, data, setup, seed)
         dense = networks.dense
         progress(1)
-        domains = study_domains(data, subspaces, seed, box)
+        domains = study_domains(data, subspaces, seed, box, points_from)
         for name, domain in domains.items():
             domain.chart(data.input_dim)  # once per domain, not per network and count (it travels with it)
             check_countable(dense, domain, name, time_limit)
@@ -349,7 +362,7 @@ def run_study(
         report.estimates.append(entry)
     return Study(data.name, data.split, list(widths), densities, list(seeds), list(domains),
                  asdict(setup), reports, domain_specs, list(wide) if estimate_time is not None else [], store.reused,
-                 rank_correlations(reports, list(domains)))
+                 rank_correlations(reports, list(domains)), len(data.x_train), points_from)
 
 
 def rank_correlations(networks: list[NetworkReport], domains: list[str], *, resamples: int = 2000,

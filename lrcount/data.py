@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,15 @@ class Dataset:
         """The smallest box holding every sample: the default counting domain."""
         x = np.vstack([self.x_train, self.x_test])
         return x.min(axis=0), x.max(axis=0)
+
+    def with_training_subset(self, size: int, *, seed: int = 0) -> Dataset:
+        """The same data with ``size`` training samples drawn at random (seeded) from the
+        training part; the test part is kept whole."""
+        if not 1 <= size <= len(self.x_train):
+            raise LRCountError(f"the training part holds {len(self.x_train)} samples; ask for 1 to {len(self.x_train)}, "
+                               f"not {size}")
+        keep = np.sort(np.random.default_rng(seed).choice(len(self.x_train), size, replace=False))
+        return replace(self, x_train=self.x_train[keep], y_train=self.y_train[keep])
 
     def training_fingerprint(self) -> str:
         """SHA-256 of the training part (inputs and labels, with their shapes): networks

@@ -86,6 +86,8 @@ def test_mnist_subspaces_and_a_domain_too_large_to_count():
     (["--data", "mnist"], "needs --mnist"),
     (["--data", "mnist", "--mnist", "/no/such/folder"], "does not exist"),
     (["--widths", "3,8,8"], "takes 3 inputs"),
+    (["--train-size", "0"], "ask for 1 to"),
+    (["--box", "1", "-1"], "swap the bounds"),
 ])
 def test_bad_compare_input(args, fragment, tmp_path, capsys):
     assert main(["compare", "--out", str(tmp_path / "o"), "--epochs", "1", "--quiet", *args]) == 2
@@ -233,3 +235,19 @@ def test_rank_correlations_follow_counts_and_accuracy():
     assert c.rho == pytest.approx(-1.0) and c.high < 0
     flat = [_report(r.method, r.density, r.seed, 7, r.accuracy) for r in in_step]
     assert all(c.rho is None for c in rank_correlations(flat, ["S=1"], resamples=50))
+
+
+def test_setup_variations_draw_the_training_subset_and_the_points_they_say():
+    mnist = data.mnist(require(DATA / "mnist"), seed=0)
+    small = mnist.with_training_subset(500, seed=0)
+    assert small.x_train.shape == (500, 784) and len(small.x_test) == len(mnist.x_test) == 10_000
+    rows = {row.tobytes() for row in mnist.x_train}
+    assert all(row.tobytes() in rows for row in small.x_train)
+    assert np.array_equal(small.x_train, mnist.with_training_subset(500, seed=0).x_train)
+    assert small.training_fingerprint() != mnist.training_fingerprint()
+    study = run_study(small, [784, 6, 6], [1.0], seeds=[0], subspaces=[1], setup=SHORT, jobs=1, points_from="train",
+                      box=Box(-0.5, 2.9))
+    assert study.train_size == 500 and study.points_from == "train"
+    through = np.array(study.domain_specs["0"]["S=1"]["points"])
+    train_rows = {row.tobytes() for row in small.x_train}
+    assert all(np.asarray(p, dtype=np.float64).tobytes() in train_rows for p in through)

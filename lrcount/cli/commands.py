@@ -275,6 +275,9 @@ def cmd_compare(args) -> str:
         raise LRCountError("--mnist goes with --data mnist")
     else:
         dataset = data.SYNTHETIC[args.data](seed=0)
+    if args.train_size is not None:
+        dataset = dataset.with_training_subset(args.train_size, seed=0)
+    box = Box(*args.box) if args.box is not None else Box(*compare.MNIST_BOX) if args.data == "mnist" else None
     widths = _int_list(args.widths) if args.widths else [dataset.input_dim, 16, 16] if dataset.input_dim <= 2 \
         else [dataset.input_dim, 20, 20]
     densities = _float_list(args.densities)
@@ -298,8 +301,7 @@ def cmd_compare(args) -> str:
                 study = compare.run_study(dataset, widths, densities, seeds=seeds, subspaces=subspaces, setup=setup,
                                           out=staging, time_limit=args.time_limit, jobs=args.jobs,
                                           client=_client(args.scheduler), progress=bar.update, estimate_time=args.estimate,
-                                          box=Box(*compare.MNIST_BOX) if args.data == "mnist" else None,
-                                          keep=keep, reuse=reuse)
+                                          box=box, keep=keep, reuse=reuse, points_from=args.points_from)
             written = [write_atomically(staging / "study.json", lambda stream: stream.write(study.to_json().encode())),
                        *plot_study(study, staging)]
     except BaseException:

@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")
     cmp.add_argument("--subspaces", default="1,2",
                      help="for inputs of more than 2 dimensions: count on subspaces through S+1 data points (default 1,2)")
+    cmp.add_argument("--train-size", type=int, metavar="N",
+                     help="train on N samples drawn at random (seed 0) from the training part (default: all of it)")
+    cmp.add_argument("--points-from", choices=("test", "train"), default="test",
+                     help="the part of the data the subspaces' points are drawn from (default test)")
+    cmp.add_argument("--box", nargs=2, type=float, metavar=("LO", "HI"),
+                     help="the counting box on every input (default: MNIST [-0.5, 2.9] as the paper; synthetic: the data's range)")
     cmp.add_argument("--epochs", type=int, help="training epochs (default 15 for MNIST, as the paper; 60 for synthetic)")
     cmp.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs after pruning (default 15; 30 synthetic)")
     cmp.add_argument("--lr", type=float, help="SGD learning rate (default 0.01 for MNIST; 0.1 with momentum 0.9 synthetic)")
