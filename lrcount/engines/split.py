@@ -11,8 +11,9 @@ layer's neurons at once (numpy):
    (``max g_i < epsilon ||a_i||``);
 3. each remaining neuron is split: the side that holds the witness keeps it (radius
    ``min(rho, |g_i(x)| / ||a_i||)``) with no LP when that is still >= epsilon; any other side
-   costs one Chebyshev-ball LP in HiGHS, warm-started from the parent (a child is its parent
-   plus one row).
+   costs one Chebyshev-ball LP (:mod:`lrcount.simplex`), warm-started from the last LP on its
+   path (a child is its parent plus one row), and stopped as soon as its bound shows the
+   radius below epsilon.
 
 A pattern is reached iff every partial set along its path holds an epsilon ball, which is
 exactly the definition of :mod:`lrcount.region` (the full set's ball lies in every partial
@@ -25,84 +26,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 
-from ..lp import new_highs
 from ..problem import CountingProblem
 from ..region import AffineMap, LayerPieces, is_region, pattern_rows
 from ..runtime import NEVER, Deadline
-from ..tolerances import BOX_PAD, FEASTOL
+from ..simplex import ChebyshevLP
+from ..tolerances import BOX_PAD
 from . import EngineRun, RegionLog
 from .cells import box_sides, unit_planes
 from .frontier import Prefix, whole_search
 
-INF = highspy.kHighsInf
 #: A box is recomputed inside a layer once this many cut rows were added since it was made.
 _STALE_ROWS = 3
 
 
-class _ChebyshevLP:
-    """``max r`` over the current polytope: variables (u, r), the domain's rows with the ball
-    radius, and a stack of unit-norm cut rows ``a . u + r <= c`` pushed and popped in DFS order."""
-
-    def __init__(self, problem: CountingProblem):
-        chart = problem.chart
-        k = self.k = chart.dim
-        h = self.h = new_highs()
-        # primal simplex: about 10% faster than dual here on re-solves after a row is added
-        for name, value in (("primal_feasibility_tolerance", FEASTOL), ("dual_feasibility_tolerance", FEASTOL),
-                            ("presolve", "off"), ("solver", "simplex"), ("simplex_strategy", 4)):
-            h.setOptionValue(name, value)
-        h.addVars(k, chart.lower, chart.upper)
-        h.addVar(-INF, INF)
-        h.changeColCost(k, 1.0)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        self.cols = np.arange(k + 1, dtype=np.int32)
-        self.n_rows = self.solves = 0
-        eye = np.eye(k)
-        norms = np.linalg.norm(chart.A, axis=1)
-        for row, rhs in zip(np.vstack([eye, -eye, chart.A / norms[:, None]]), np.r_[chart.upper, -chart.lower, chart.c / norms]):
-            self.push(row, rhs)
-
-    def truncate(self, n_rows: int) -> None:
-        """Drop the cut rows above ``n_rows``."""
-        if self.n_rows > n_rows:
-            self.h.deleteRows(self.n_rows - n_rows, np.arange(n_rows, self.n_rows, dtype=np.int32))
-            self.n_rows = n_rows
-
-    def push(self, row: np.ndarray, rhs: float) -> None:
-        self.h.addRow(-INF, rhs, self.k + 1, self.cols, np.r_[row, 1.0])
-        self.n_rows += 1
-
-    def bounding_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The bounding box of the current polytope and the 2k points of it that attain the box
-        (2k LPs with the radius fixed at 0)."""
-        k, h = self.k, self.h
-        h.changeColBounds(k, 0.0, 0.0)
-        h.changeColCost(k, 0.0)
-        points = np.empty((2 * k, k))
-        for j in range(k):
-            h.changeColCost(j, 1.0)
-            for side, sense in enumerate((highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize)):
-                h.changeObjectiveSense(sense)
-                self.solves += 1
-                h.run()
-                points[2 * j + side] = h.getSolution().col_value[:k]
-            h.changeColCost(j, 0.0)
-        h.changeColBounds(k, -INF, INF)
-        h.changeColCost(k, 1.0)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        return points[0::2].diagonal().copy(), points[1::2].diagonal().copy(), points
-
-    def solve(self) -> tuple[float, np.ndarray | None]:
-        """The inscribed radius of the current polytope and its centre."""
-        self.solves += 1
-        self.h.run()
-        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return -np.inf, None
-        x = np.asarray(self.h.getSolution().col_value)
-        return float(x[self.k]), x[: self.k]
+def _chebyshev_lp(problem: CountingProblem) -> ChebyshevLP:
+    """The LP of the domain: its chart's box and rows (unit norm), before any cut."""
+    chart = problem.chart
+    lp = ChebyshevLP(chart.lower, chart.upper)
+    norms = np.linalg.norm(chart.A, axis=1)
+    for row, rhs in zip(chart.A / norms[:, None], chart.c / norms):
+        lp.push(row, rhs)
+    return lp
 
 
 @dataclass(kw_only=True)
@@ -151,7 +97,7 @@ class Splitter:
         self.eps = problem.epsilon
         self.layers = problem.net.hidden_layers
         self.log = log
-        self.lp = _ChebyshevLP(problem)
+        self.lp = _chebyshev_lp(problem)
         self.domain_rows = self.lp.n_rows
         chart = problem.chart
         self.mid, self.half = (chart.lower + chart.upper) / 2, (chart.upper - chart.lower) / 2
@@ -171,7 +117,7 @@ class Splitter:
             self.lp.truncate(self.domain_rows)
             for row, rhs in zip(A, c):
                 self.lp.push(row, rhs)
-            radius, x = self.lp.solve()
+            radius, x = self.lp.solve(self.eps)
             if not is_region(radius, self.eps):
                 return None
             return self._enter(prefix.layer, rows.affine, path, x, radius, self.lp.n_rows, self.mid, self.half)
@@ -234,7 +180,7 @@ class Splitter:
         if frame.row is not None:
             lp.push(*frame.row)
         if not is_region(frame.radius, self.eps):
-            frame.radius, frame.x = lp.solve()
+            frame.radius, frame.x = lp.solve(self.eps)
             if not is_region(frame.radius, self.eps):
                 return []
         if frame.todo.size > self.box_lps and lp.n_rows - frame.box_rows >= _STALE_ROWS:
@@ -295,7 +241,7 @@ class Splitter:
 class Fallback:
     """The ``split`` engine for the cells another engine cannot decide by its own means (not
     simple, degenerate): it records into that engine's log, and is built on first need (its
-    HiGHS instance costs 0.3 ms, more than many whole counts)."""
+    LP is not needed by most counts)."""
 
     def __init__(self, problem: CountingProblem, log: RegionLog):
         self.problem, self.log = problem, log
@@ -351,7 +297,7 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
         if why is not None:
             status = why
             break
-    return splitter.log.result(status, {"lps": splitter.lp.solves}), frontier
+    return splitter.log.result(status, {"lps": splitter.lp.solves, "lp_fallbacks": splitter.lp.fallbacks}), frontier
 
 
 def run(problem: CountingProblem, *, deadline: Deadline = NEVER, on_region: Callable[[int], None] = lambda n: None,
