@@ -40,15 +40,24 @@ LARGE_NETWORKS = ["2-320-320-320-1", "3-48-48-48-1"]
 DIMENSION_SWEEP = ["7-10-10-1", "8-10-10-1", "9-10-10-1", "10-12-12-1"]
 #: ... and on subspaces through S + 1 MNIST test images in the MNIST box (a random 784-20-20-10).
 SUBSPACE_SWEEP = ["mnist-s3", "mnist-s4", "mnist-s5", "mnist-s6"]
+#: Boxes of 8-16 inputs with 2 and 3 hidden layers (10^4-10^5 regions), seeded as issue 17's
+#: (``@7``: numpy default_rng(7)), and subspaces through S + 1 MNIST test images for a trained
+#: 784-20-20-10 (``mnist-trained-s<S>``: the dense network of seed 0 of docs/repro/mnist-2x20).
+HIGH_DIMENSIONS = ["8-16-16-1@7", "8-12-12-12-1@7", "10-12-12-1@7", "10-10-10-10-1@7", "12-10-10-1@7",
+                   "12-10-10-10-1@7", "16-10-10-1@7", "16-8-8-8-1@7",
+                   "mnist-trained-s6", "mnist-trained-s8", "mnist-trained-s10"]
+TRAINED_MNIST = Path(__file__).resolve().parents[1] / "docs" / "repro" / "mnist-2x20" / "seed0-dense-1.npz"
 QUICK = ["2-16-16-1", "4-8-8-8-1", "3-16-16-16-1", "2-32-32-32-1", "2-64-64-64-1"]
 
 
 def benchmark_network(spec: str):
-    """The seeded benchmark network with widths given as 'n0-n1-...-out'."""
+    """The seeded benchmark network with widths given as 'n0-n1-...-out', seed 0 unless the
+    spec ends in '@SEED'."""
     from lrcount import ReLUNetwork
 
+    spec, _, seed = spec.partition("@")
     widths = [int(v) for v in spec.split("-")]
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(int(seed or 0))
     weights, biases = [], []
     for n_in, n_out in zip(widths[:-1], widths[1:]):
         weights.append(rng.standard_normal((n_out, n_in)) / np.sqrt(n_in))
@@ -62,7 +71,7 @@ def case(name: str):
     from lrcount import Box, load
     from lrcount.io import read_vnnlib_box
 
-    if name.startswith("mnist-s"):
+    if name.startswith("mnist-"):
         from lrcount import ReLUNetwork, Subspace
         from lrcount.compare import MNIST_BOX
         from lrcount.data import mnist
@@ -70,7 +79,8 @@ def case(name: str):
         s = int(name.split("-s")[1])
         images = mnist(DATA / "mnist").x_test
         points = images[np.random.default_rng(s).choice(len(images), s + 1, replace=False)]
-        return ReLUNetwork.random([784, 20, 20, 10], seed=0), Subspace(points, Box(*MNIST_BOX))
+        net = load(TRAINED_MNIST) if name.startswith("mnist-trained") else ReLUNetwork.random([784, 20, 20, 10], seed=0)
+        return net, Subspace(points, Box(*MNIST_BOX))
     if name.startswith("acas-"):
         scale = float(name.split("-")[1])
         box = read_vnnlib_box(ACAS / "prop_1.vnnlib")
@@ -79,15 +89,20 @@ def case(name: str):
     return benchmark_network(name), Box(-1.0, 1.0)
 
 
-def nnenum_count(net, box, path: str, time_limit: float) -> tuple[int, bool, float]:
+def nnenum_count(net, domain, path: str, time_limit: float) -> tuple[int, bool, float]:
     """nnenum's exact enumeration (its ``set_exact_settings``, one process, single-threaded
-    BLAS as it requires): (stars, complete, seconds). Each star is one activation region."""
+    BLAS as it requires): (stars, complete, seconds). Each star is one activation region. A
+    box is nnenum's input box; a subspace is its initial star: the chart's map to the inputs,
+    its box and its rows (``x = origin + basis t``, ``A t <= c``)."""
     import sys
 
     from threadpoolctl import threadpool_limits
 
+    from lrcount import Subspace
+
     sys.path.insert(0, path)
     from nnenum.enumerate import enumerate_network
+    from nnenum.lp_star import LpStar
     from nnenum.network import FullyConnectedLayer, NeuralNetwork, ReluLayer
     from nnenum.settings import Settings
 
@@ -104,10 +119,17 @@ def nnenum_count(net, box, path: str, time_limit: float) -> tuple[int, bool, flo
         shape = (len(b),)
         if l < len(net.weights) - 1:
             layers.append(ReluLayer(len(layers), shape))
-    lower, upper = np.broadcast_to(box.lower, net.input_dim), np.broadcast_to(box.upper, net.input_dim)
+    if isinstance(domain, Subspace):
+        chart = domain.chart(net.input_dim)
+        init = LpStar(np.array(chart.basis, dtype=float), np.array(chart.origin, dtype=float),
+                      box_bounds=list(zip(chart.lower, chart.upper)))
+        for row, rhs in zip(chart.A, chart.c):
+            init.lpi.add_dense_row(np.array(row, dtype=float), float(rhs))
+    else:
+        init = np.c_[np.broadcast_to(domain.lower, net.input_dim), np.broadcast_to(domain.upper, net.input_dim)].astype(float)
     with threadpool_limits(1):
         start = time.perf_counter()
-        result = enumerate_network(np.c_[lower, upper].astype(float), NeuralNetwork(layers))
+        result = enumerate_network(init, NeuralNetwork(layers))
         seconds = time.perf_counter() - start
     return result.total_stars, result.result_str != "timeout", seconds
 
@@ -134,7 +156,7 @@ def count_once(net, box, engine: str, time_limit: float, nnenum: str | None = No
         return rc.num_faces, True, time.perf_counter() - start
     from lrcount import count_regions
 
-    result = count_regions(net, box, engine=engine, time_limit=time_limit)
+    result = count_regions(net, box, engine=engine, time_limit=time_limit, jobs=1)  # one core, as nnenum here
     return result.count, result.complete, result.seconds
 
 
@@ -173,13 +195,17 @@ def main() -> None:
     parser.add_argument("--engines", default="planar,vertex,split,milp,scip-count", help="comma-separated engines")
     parser.add_argument("--dimensions", action="store_true",
                         help="only the dimension sweeps (boxes of 7-10 inputs, MNIST subspaces of 3-6), vertex and split")
+    parser.add_argument("--high-dimensions", action="store_true",
+                        help="only boxes of 8-16 inputs and trained MNIST subspaces of 6-10 dimensions, split and auto")
     parser.add_argument("--nnenum", metavar="PATH", help="folder holding the nnenum package: measure it in the same run")
     args = parser.parse_args()
     engines = args.engines.split(",")
     names = QUICK if args.quick else list(BENCHMARK_NETWORKS) + LARGE_NETWORKS
     if args.dimensions:
         names, engines = DIMENSION_SWEEP + SUBSPACE_SWEEP, ["vertex", "split"]
-    if not (args.quick or args.dimensions) and ACAS.exists():
+    if args.high_dimensions:
+        names, engines = HIGH_DIMENSIONS, ["split", "auto"]
+    if not (args.quick or args.dimensions or args.high_dimensions) and ACAS.exists():
         names += [f"acas-{scale}" for scale in ACAS_NNENUM]
     context = multiprocessing.get_context("spawn")
     source = "this run" if args.nnenum else "recorded"
@@ -187,6 +213,11 @@ def main() -> None:
           f"nnenum's time / this ({source}) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in names:
+        missing = [p for p in ([DATA / "mnist"] if name.startswith("mnist") else [])
+                   + ([TRAINED_MNIST] if name.startswith("mnist-trained") else []) if not p.exists()]
+        if missing:
+            print(f"| {name} | skipped: {missing[0]} not found | | | | | | |", flush=True)
+            continue
         dim = 5 if name.startswith("acas") else int(name.split("-s")[1]) if name.startswith("mnist") else int(name.split("-")[0])
         nnenum = ACAS_NNENUM.get(float(name.split("-")[1])) if name.startswith("acas") else BENCHMARK_NETWORKS.get(name)
         baseline = None
@@ -194,7 +225,7 @@ def main() -> None:
             count, _, baseline, peak = run_isolated(context, name, "regioncam", args.time_limit)
             print(f"| {name} | regioncam | {count} | {baseline:.4f} | {count / baseline:,.0f} | {peak:.0f} | 1.0x | |",
                   flush=True)
-        if args.nnenum and not name.startswith("mnist"):  # nnenum takes boxes
+        if args.nnenum and not name.startswith("mnist-s"):  # the random MNIST rows: vertex against split only
             count, complete, seconds, peak = run_isolated(context, name, "nnenum", args.time_limit, args.nnenum)
             nnenum = seconds if complete else None
             shown = f"{count}" if complete else f">= {count} (time limit)"
