@@ -22,6 +22,11 @@ at every step, a solve that only has to decide whether the radius reaches a thre
 soon as the bound falls below it: most polytopes that hold no region are decided that way in
 one or two steps.
 
+**Start-up.** numba's start-up costs about half a second per process even when the machine
+code is cached on disk, more than many whole counts take. A process's first
+:data:`COMPILE_AFTER` solves therefore run in a warm-started HiGHS model instead, and the
+compiled solver takes over only in counts that have shown they need many LPs.
+
 **Safety.** The basis inverse is rebuilt by Gauss-Jordan elimination at the start of every
 solve and updated by Sherman-Morrison between steps; a pivot below :data:`PIVOT_TOL`, a
 singular basis or more than :data:`MAX_STEPS` steps hands the LP to HiGHS instead (counted in
@@ -31,132 +36,87 @@ must agree (``tests/test_simplex.py``).
 
 from __future__ import annotations
 
+import sys
+
+import highspy
 import numpy as np
 
+from .lp import new_highs
 from .tolerances import FEASTOL
+
+INF = highspy.kHighsInf
 
 #: A ratio-test entry below this is not a pivot (the rows are unit-norm, the chart unit-scaled).
 PIVOT_TOL = 1e-9
 #: Steps of one solve before it is handed to HiGHS (a cycle on a degenerate vertex).
 MAX_STEPS = 500
-
-_OPTIMAL, _BELOW, _EMPTY, _TROUBLE = 0, 1, 2, 3
+#: Solves of a process before numba's start-up is paid and the compiled simplex takes over
+#: (about 0.5 s of HiGHS solves: smaller counts never pay it).
+COMPILE_AFTER = 2000
+#: How a solve ends: optimal; stopped with its bound below the threshold; empty; handed to HiGHS.
+OPTIMAL, BELOW, EMPTY, TROUBLE = 0, 1, 2, 3
 
 
 def _kernel():
-    """The compiled solver (numba compiles it on first use and caches it on disk)."""
-    global _compiled
-    if _compiled is None:
-        _compiled = _compile()
-    return _compiled
-
-
-_compiled = None
-
-
-def _compile():
-    from numba import njit
-
-    @njit(cache=True)
-    def invert(a, out):
-        """``out = a^-1`` by Gauss-Jordan elimination with partial pivoting; False if singular."""
-        n = a.shape[0]
-        work = a.copy()
-        for i in range(n):
-            for j in range(n):
-                out[i, j] = 1.0 if i == j else 0.0
-        for col in range(n):
-            pivot, best = col, abs(work[col, col])
-            for r in range(col + 1, n):
-                if abs(work[r, col]) > best:
-                    pivot, best = r, abs(work[r, col])
-            if best < PIVOT_TOL:
-                return False
-            if pivot != col:
-                for j in range(n):
-                    work[col, j], work[pivot, j] = work[pivot, j], work[col, j]
-                    out[col, j], out[pivot, j] = out[pivot, j], out[col, j]
-            scale = 1.0 / work[col, col]
-            for j in range(n):
-                work[col, j] *= scale
-                out[col, j] *= scale
-            for r in range(n):
-                if r != col and work[r, col] != 0.0:
-                    f = work[r, col]
-                    for j in range(n):
-                        work[r, j] -= f * work[col, j]
-                        out[r, j] -= f * out[col, j]
-        return True
-
-    @njit(cache=True)
-    def dual_simplex(M, h, m, c, basis, threshold, z):
-        """Maximise ``c . z`` over ``M[:m, :n] z <= h[:m]`` from the dual feasible ``basis``
-        (n row indices, updated in place); ``z`` receives the last vertex. Returns (status,
-        steps): optimal, below ``threshold`` (the bound ``c . z`` fell under it), empty, or
-        trouble (singular basis, tiny pivot, too many steps)."""
-        n = basis.shape[0]
-        rows = np.empty((n, n))
-        for i in range(n):
-            for j in range(n):
-                rows[i, j] = M[basis[i], j]
-        inverse = np.empty((n, n))
-        if not invert(rows, inverse):
-            return _TROUBLE, 0
-        w = np.empty(n)
-        d_inv = np.empty(n)
-        for step in range(MAX_STEPS):
-            value = 0.0
-            for i in range(n):
-                s = 0.0
-                for j in range(n):
-                    s += inverse[i, j] * h[basis[j]]
-                z[i] = s
-                value += c[i] * s
-            if value < threshold:
-                return _BELOW, step
-            entering, worst = -1, FEASTOL
-            for r in range(m):
-                s = -h[r]
-                for j in range(n):
-                    s += M[r, j] * z[j]
-                if s > worst:
-                    entering, worst = r, s
-            if entering < 0:
-                return _OPTIMAL, step
-            leaving, ratio = -1, np.inf
-            for i in range(n):  # w = M_B^-T a_entering, y = M_B^-T c
-                wi, yi = 0.0, 0.0
-                for j in range(n):
-                    wi += inverse[j, i] * M[entering, j]
-                    yi += inverse[j, i] * c[j]
-                w[i] = wi
-                if wi > PIVOT_TOL and yi / wi < ratio:
-                    leaving, ratio = i, yi / wi
-            if leaving < 0:
-                return _EMPTY, step
-            # row `leaving` of M_B becomes M[entering]: inverse -= (inverse e_p)(d inverse) / (1 + d inverse e_p)
-            for j in range(n):
-                s = 0.0
-                for i in range(n):
-                    s += (M[entering, i] - M[basis[leaving], i]) * inverse[i, j]
-                d_inv[j] = s
-            denominator = 1.0 + d_inv[leaving]
-            if abs(denominator) < PIVOT_TOL:
-                return _TROUBLE, step
-            for i in range(n):
-                f = inverse[i, leaving] / denominator
-                for j in range(n):
-                    inverse[i, j] -= f * d_inv[j]
-            basis[leaving] = entering
-        return _TROUBLE, MAX_STEPS
+    """The compiled solver. numba is imported only here, so that counts that solve few LPs
+    (small ``split`` counts, the fallback of ``vertex`` and ``planar``) do not pay numba's
+    start-up (about half a second per process, even with the machine code cached on disk)."""
+    from ._simplex_kernel import dual_simplex
 
     return dual_simplex
+
+
+def _kernel_loaded() -> bool:
+    return "lrcount._simplex_kernel" in sys.modules
+
+
+class _HighsLP:
+    """The same LPs in one warm-started HiGHS model whose rows follow the search's lazily:
+    rows are added and deleted only when a solve needs them."""
+
+    def __init__(self, k: int):
+        h = self.highs = new_highs()
+        # primal simplex: about 10% faster than dual here on re-solves after a row is added
+        for name, value in (("primal_feasibility_tolerance", FEASTOL), ("dual_feasibility_tolerance", FEASTOL),
+                            ("presolve", "off"), ("solver", "simplex"), ("simplex_strategy", 4)):
+            h.setOptionValue(name, value)
+        h.addVars(k + 1, np.full(k + 1, -INF), np.full(k + 1, INF))
+        self.k, self.rows = k, 0
+        self.cols = np.arange(k + 1, dtype=np.int32)
+
+    def sync(self, M: np.ndarray, h: np.ndarray, n_rows: int, unchanged: int) -> None:
+        """Make the model's rows ``M[:n_rows] z <= h[:n_rows]``, of which the first
+        ``unchanged`` are already there."""
+        keep = min(self.rows, unchanged)
+        if self.rows > keep:
+            self.highs.deleteRows(self.rows - keep, np.arange(keep, self.rows, dtype=np.int32))
+        for r in range(keep, n_rows):
+            self.highs.addRow(-INF, h[r], self.k + 1, self.cols, M[r])
+        self.rows = n_rows
+
+    def maximize(self, cost: np.ndarray) -> np.ndarray | None:
+        """The optimal z of ``max cost . z`` (cost over u only: the radius is held at 0), or None."""
+        h, k = self.highs, self.k
+        flat = cost.size == k
+        h.changeColsCost(k + 1, self.cols, np.r_[cost, 0.0] if flat else cost)
+        if flat:
+            h.changeColBounds(k, 0.0, 0.0)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        h.run()
+        optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        z = np.array(h.getSolution().col_value) if optimal else None
+        if flat:
+            h.changeColBounds(k, -INF, INF)
+        return z
 
 
 class ChebyshevLP:
     """``max r`` over the current polytope of a depth-first search, in the k chart coordinates
     u and the radius r: the box rows ``+-u_j + r <= bound`` first, then unit-norm rows
-    ``a . u + r <= c`` pushed and truncated in DFS order (the module docstring)."""
+    ``a . u + r <= c`` pushed and truncated in DFS order (the module docstring).
+
+    The first :data:`COMPILE_AFTER` solves of a process run in HiGHS; then, and in every
+    later count of the process, the compiled dual simplex takes over."""
 
     def __init__(self, lower: np.ndarray, upper: np.ndarray, capacity: int = 256):
         lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
@@ -170,11 +130,12 @@ class ChebyshevLP:
         self.solves = self.steps = self.fallbacks = 0
         self._bases: list[tuple[int, np.ndarray]] = []  # (rows, optimal basis) of solves on the current path
         self._z = np.empty(k + 1)
-        self._dual_simplex = _kernel()
+        self._dual_simplex = _kernel() if _kernel_loaded() else None
+        self._highs = None if self._dual_simplex is not None else _HighsLP(k)
+        self._unchanged = 0  # rows of the HiGHS model still equal to these
         eye = np.eye(k)
         for row, rhs in zip(np.vstack([eye, -eye]), np.r_[upper, -lower]):
             self.push(row, rhs)
-
     def start_basis(self, cost: np.ndarray) -> np.ndarray:
         """A dual feasible basis of box rows for ``max cost . z``: per coordinate its upper row
         (index j) or lower row (index k + j) as the cost's sign says; for the radius (cost
@@ -198,6 +159,7 @@ class ChebyshevLP:
         """Drop the rows above ``n_rows`` (and the bases that used them)."""
         if self.n_rows > n_rows:
             self.n_rows = n_rows
+            self._unchanged = min(self._unchanged, n_rows)
             while self._bases and self._bases[-1][0] > n_rows:
                 self._bases.pop()
 
@@ -205,17 +167,27 @@ class ChebyshevLP:
         """The inscribed radius of the current polytope and its centre; or, once the radius is
         known to lie below ``threshold``, that upper bound and None (-inf: empty)."""
         self.solves += 1
+        if self._dual_simplex is None and self.solves > COMPILE_AFTER:
+            self._dual_simplex, self._highs = _kernel(), None
+        if self._highs is not None:
+            z = self._highs_maximize(self.radius_cost)
+            return (float(z[self.k]), z[: self.k]) if z is not None else (-np.inf, None)
         basis = (self._bases[-1][1] if self._bases else self.start_basis(self.radius_cost)).copy()
         status, steps = self._dual_simplex(self.M, self.h, self.n_rows, self.radius_cost, basis, threshold, self._z)
         self.steps += steps
-        if status == _OPTIMAL:
+        if status == OPTIMAL:
             self._bases.append((self.n_rows, basis))
             return float(self._z[self.k]), self._z[: self.k].copy()
-        if status == _BELOW:
+        if status == BELOW:
             return float(self._z[self.k]), None
-        if status == _EMPTY:
+        if status == EMPTY:
             return -np.inf, None
-        return self._highs(self.radius_cost, threshold)
+        return self._fallback(self.radius_cost, threshold)
+
+    def _highs_maximize(self, cost: np.ndarray) -> np.ndarray | None:
+        self._highs.sync(self.M, self.h, self.n_rows, self._unchanged)
+        self._unchanged = self.n_rows
+        return self._highs.maximize(cost)
 
     def bounding_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The bounding box of the current polytope and the 2k points of it that attain the
@@ -227,17 +199,20 @@ class ChebyshevLP:
                 cost = np.zeros(k)
                 cost[j] = sign
                 self.solves += 1
+                if self._highs is not None:
+                    points[2 * j + side] = self._highs_maximize(cost)[:k]
+                    continue
                 basis = self.start_basis(cost)
                 z = np.empty(k)
                 status, steps = self._dual_simplex(self.M, self.h, self.n_rows, cost, basis, -np.inf, z)
                 self.steps += steps
-                if status != _OPTIMAL:
-                    _, z = self._highs(cost, -np.inf)
+                if status != OPTIMAL:
+                    _, z = self._fallback(cost, -np.inf)
                 points[2 * j + side] = z
         return points[0::2].diagonal().copy(), points[1::2].diagonal().copy(), points
 
-    def _highs(self, cost: np.ndarray, threshold: float) -> tuple[float, np.ndarray | None]:
-        """The same LP in HiGHS, for the rare solve the dense simplex gives up on."""
+    def _fallback(self, cost: np.ndarray, threshold: float) -> tuple[float, np.ndarray | None]:
+        """The same LP in a new HiGHS model, for the rare solve the dense simplex gives up on."""
         from .lp import solve_lp
 
         self.fallbacks += 1

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import random_case, trained_network
 
-from lrcount import Box, ReLUNetwork, Subspace, count_regions
+from lrcount import Box, ReLUNetwork, Subspace, count_regions, simplex
 from lrcount.engines import split
 from lrcount.lp import inscribed_ball, solve_lp
 from lrcount.simplex import ChebyshevLP
@@ -55,8 +55,15 @@ def _networks():
     yield "degenerate: repeated and opposite rows", ReLUNetwork((w, np.ones((1, 5))), (np.zeros(5), np.zeros(1))), Box(-1.0, 1.0)
 
 
+def _backend(monkeypatch, backend: str) -> None:
+    """Every solve compiled, or every solve in the warm-started HiGHS model (a new process's)."""
+    monkeypatch.setattr(simplex, "COMPILE_AFTER", 0 if backend == "compiled" else 10**9)
+    monkeypatch.setattr(simplex, "_kernel_loaded", lambda: backend == "compiled")
+
+
 @pytest.mark.parametrize("name,net,domain", list(_networks()), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_lp_of_the_split_search_agrees_with_highs(name, net, domain, monkeypatch):
+    _backend(monkeypatch, "compiled")
     monkeypatch.setattr(split, "ChebyshevLP", CheckedLP)
     CheckedLP.checked = []
     checked = count_regions(net, domain, engine="split", jobs=1)
@@ -74,8 +81,10 @@ def _dfs_rows(rng, k, depth):
         yield a, float(a @ rng.uniform(-0.5, 0.5, k))
 
 
+@pytest.mark.parametrize("backend", ["compiled", "highs"])
 @pytest.mark.parametrize("k", [1, 2, 5, 12, 24])
-def test_warm_started_solves_and_bounding_boxes_equal_highs(k):
+def test_warm_started_solves_and_bounding_boxes_equal_highs(k, backend, monkeypatch):
+    _backend(monkeypatch, backend)
     rng = np.random.default_rng(k)
     lower, upper = -rng.uniform(0.5, 2.0, k), rng.uniform(0.5, 2.0, k)
     lp = ChebyshevLP(lower, upper)
@@ -105,7 +114,8 @@ def test_warm_started_solves_and_bounding_boxes_equal_highs(k):
             assert np.all(points @ lp.M[: lp.n_rows, :k].T <= lp.h[: lp.n_rows] + 1e-9)
 
 
-def test_a_threshold_stops_a_solve_with_a_sound_upper_bound():
+def test_a_threshold_stops_a_solve_with_a_sound_upper_bound(monkeypatch):
+    _backend(monkeypatch, "compiled")
     k = 6
     lp = ChebyshevLP(-np.ones(k), np.ones(k))
     a = np.eye(k)[0]
@@ -118,14 +128,15 @@ def test_a_threshold_stops_a_solve_with_a_sound_upper_bound():
     assert centre is None and exact - 1e-12 <= bound < 0.01
 
 
-def test_the_highs_fallback_gives_the_same_answers():
+def test_the_highs_fallback_gives_the_same_answers(monkeypatch):
+    _backend(monkeypatch, "compiled")
     rng = np.random.default_rng(3)
     k = 7
     lp = ChebyshevLP(-np.ones(k), np.ones(k))
     for row, rhs in _dfs_rows(rng, k, 5):
         lp.push(row, rhs)
     radius, centre = lp.solve()
-    fallback_radius, fallback_centre = lp._highs(lp.radius_cost, -np.inf)
+    fallback_radius, fallback_centre = lp._fallback(lp.radius_cost, -np.inf)
     assert lp.fallbacks == 1 and fallback_radius == pytest.approx(radius, abs=AGREE)
     assert np.all(lp.M[: lp.n_rows, :k] @ fallback_centre + fallback_radius <= lp.h[: lp.n_rows] + 1e-9)
 
@@ -148,3 +159,12 @@ def test_split_in_8_to_16_dimensions_against_milp_random_points_and_rescaling(n0
     scaled = ReLUNetwork(tuple(w * scales[l + 1] / scales[l] for l, w in enumerate(net.weights)),
                          tuple(b * scales[l + 1] for l, b in enumerate(net.biases)))
     assert count_regions(scaled, box, engine="split", jobs=1).count == result.count
+
+
+def test_a_process_switches_to_the_compiled_simplex_with_the_same_counts(monkeypatch):
+    net, box = ReLUNetwork.random([5, 9, 9], seed=4, bias_scale=0.5), Box(-1.0, 1.0)
+    _backend(monkeypatch, "highs")
+    in_highs = count_regions(net, box, engine="split", jobs=1)
+    monkeypatch.setattr(simplex, "COMPILE_AFTER", in_highs.stats["lps"] // 2)
+    switched = count_regions(net, box, engine="split", jobs=1)
+    assert switched.count == in_highs.count and switched.stats["lps"] > simplex.COMPILE_AFTER
