@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit
 
-from .simplex import BELOW, EMPTY, MAX_STEPS, OPTIMAL, PIVOT_TOL, TROUBLE
+from .simplex import BELOW, BLAND_AFTER, EMPTY, MAX_STEPS, OPTIMAL, PIVOT_TOL, RATIO_TIE, TROUBLE
 from .tolerances import FEASTOL
 
 
@@ -55,6 +55,7 @@ def dual_simplex(M, h, m, c, basis, threshold, z):
     w = np.empty(n)
     d_inv = np.empty(n)
     for step in range(MAX_STEPS):
+        bland = step >= BLAND_AFTER  # on a degenerate vertex the largest violation can cycle; Bland's rule cannot
         value = 0.0
         for i in range(n):
             s = 0.0
@@ -71,6 +72,8 @@ def dual_simplex(M, h, m, c, basis, threshold, z):
                 s += M[r, j] * z[j]
             if s > worst:
                 entering, worst = r, s
+                if bland:  # the first violated row
+                    break
         if entering < 0:
             return OPTIMAL, step
         leaving, ratio = -1, np.inf
@@ -80,8 +83,10 @@ def dual_simplex(M, h, m, c, basis, threshold, z):
                 wi += inverse[j, i] * M[entering, j]
                 yi += inverse[j, i] * c[j]
             w[i] = wi
-            if wi > PIVOT_TOL and yi / wi < ratio:
-                leaving, ratio = i, yi / wi
+            if wi > PIVOT_TOL:
+                q = yi / wi
+                if q < ratio - RATIO_TIE or (bland and q <= ratio + RATIO_TIE and basis[i] < basis[leaving]):
+                    leaving, ratio = i, min(q, ratio)
         if leaving < 0:
             return EMPTY, step
         # row `leaving` of M_B becomes M[entering]: inverse -= (inverse e_p)(d inverse) / (1 + d inverse e_p)

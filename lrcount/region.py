@@ -31,6 +31,7 @@ feasibility tolerance :data:`FEASTOL` is two orders of magnitude below that.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -124,6 +125,14 @@ class LayerPieces:
         pick = (lambda a: a) if cells is None else (lambda a: a[cells])
         return AffineMap(mask[..., None] * pick(self.G), mask * pick(self.gamma),
                          mask[..., None] * pick(self.G_abs), mask * pick(self.gamma_abs))
+
+    @cached_property
+    def unit_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(G / norms, gamma / norms, |G| / norms)``: each neuron's signed distance
+        ``g_i(u) / ||G_i||`` is ``U_i . u + u0_i``, the margin row of its active side is
+        ``-U_i`` with right-hand side ``u0_i``, and ``|U_i|`` bounds it over boxes."""
+        unit = self.G / self.norms[..., None]
+        return unit, self.gamma / self.norms, np.abs(unit)
 
     def margin_rows(self, on: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For the neurons ``rows`` with signs ``on``: (A, c) such that ``A u <= c`` is

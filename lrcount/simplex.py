@@ -11,7 +11,7 @@ of Optimization*, ch. 8): for ``max c . z`` subject to ``M z <= h`` with z in R^
 n rows whose matrix ``M_B`` is nonsingular and whose duals ``y = M_B^-T c`` are >= 0 (dual
 feasible). Its vertex ``z = M_B^-1 h_B`` satisfies ``c . z >= `` the optimum (weak duality).
 Each step takes the most violated row j into the basis and drops the row p that keeps the
-duals >= 0 (the ratio test); no candidate p means the duals can grow without bound, so the
+duals >= 0 (the ratio test; Bland's rule after :data:`BLAND_AFTER` steps); no candidate p means the duals can grow without bound, so the
 polytope is empty. The first basis that violates no row is optimal.
 
 **Warm starts.** Rows are pushed and truncated in the search's depth-first order. A dual
@@ -48,8 +48,13 @@ INF = highspy.kHighsInf
 
 #: A ratio-test entry below this is not a pivot (the rows are unit-norm, the chart unit-scaled).
 PIVOT_TOL = 1e-9
-#: Steps of one solve before it is handed to HiGHS (a cycle on a degenerate vertex).
+#: Steps of one solve before it is handed to HiGHS.
 MAX_STEPS = 500
+#: Steps after which a solve picks rows by Bland's rule (the first violated row enters; among
+#: tied ratios, within :data:`RATIO_TIE`, the lowest row leaves): slower, but it cannot cycle
+#: on a degenerate vertex (Bland 1977), as the largest-violation rule can.
+BLAND_AFTER = 50
+RATIO_TIE = 1e-12
 #: Solves of a process before numba's start-up is paid and the compiled simplex takes over
 #: (about 0.5 s of HiGHS solves: smaller counts never pay it).
 COMPILE_AFTER = 2000
@@ -162,6 +167,15 @@ class ChebyshevLP:
             self._unchanged = min(self._unchanged, n_rows)
             while self._bases and self._bases[-1][0] > n_rows:
                 self._bases.pop()
+
+    def optimal_basis(self) -> np.ndarray | None:
+        """The optimal basis of the last solve, if it is optimal for the current rows."""
+        return self._bases[-1][1] if self._bases and self._bases[-1][0] == self.n_rows else None
+
+    def remember(self, basis: np.ndarray) -> None:
+        """Start later solves from ``basis``, optimal for the current rows (as :meth:`solve`
+        would have left it)."""
+        self._bases.append((self.n_rows, basis))
 
     def solve(self, threshold: float = -np.inf) -> tuple[float, np.ndarray | None]:
         """The inscribed radius of the current polytope and its centre; or, once the radius is

@@ -63,6 +63,7 @@ class _Frame:
     path: tuple  # signs of the earlier layers
     x: np.ndarray
     radius: float
+    basis: np.ndarray | None = None  # the LP's optimal basis on the region, if solved (a warm start below)
     n_rows: int
     row: tuple[np.ndarray, float] | None
     mid: np.ndarray  # centre and half-widths of a box around the layer's entry region
@@ -77,8 +78,10 @@ def _witness(x, radius, distance, points, point_distances) -> tuple[np.ndarray, 
     ball around ``x + t (v - x)`` of radius ``(1 - t) radius`` stays in P and is at distance
     ``distance + t (d_v - distance)`` from the hyperplane. The best t balances the two."""
     best_x, best = x, min(radius, distance)
+    if best >= radius or len(points) == 0:
+        return best_x, best
     ahead = point_distances > distance
-    if best < radius and ahead.any():
+    if ahead.any():
         points, gain = points[ahead], point_distances[ahead] - distance
         t = np.clip((radius - distance) / (radius + gain), 0.0, 1.0)
         value = np.minimum((1 - t) * radius, distance + t * gain)
@@ -179,6 +182,8 @@ class Splitter:
         lp.truncate(frame.n_rows)
         if frame.row is not None:
             lp.push(*frame.row)
+        if frame.basis is not None:
+            lp.remember(frame.basis)
         if not is_region(frame.radius, self.eps):
             frame.radius, frame.x = lp.solve(self.eps)
             if not is_region(frame.radius, self.eps):
@@ -191,22 +196,31 @@ class Splitter:
             return [] if child is None else [child]
         i, rest = frame.todo[0], frame.todo[1:]
         pieces = frame.pieces
-        distance = float(pieces.G[i] @ frame.x + pieces.gamma[i]) / pieces.norms[i]
-        bound = (np.abs(pieces.G[i]) @ frame.half) / pieces.norms[i]
-        centre = float(pieces.G[i] @ frame.mid + pieces.gamma[i]) / pieces.norms[i]
-        at_points = (frame.points @ pieces.G[i] + pieces.gamma[i]) / pieces.norms[i]
+        unit, offset, unit_abs = pieces.unit_rows
+        row, row_offset = unit[i], float(offset[i])
+        distance = float(row @ frame.x) + row_offset
+        bound = float(unit_abs[i] @ frame.half)
+        centre = float(row @ frame.mid) + row_offset
+        at_points = frame.points @ row + row_offset
         children = []
         for side in (distance < 0, distance >= 0):  # far side first: the near one is expanded first
             sign = 1.0 if side else -1.0
             if sign * centre + bound < self.eps:  # no epsilon ball on this side of the bounding box
                 continue
             x, radius = _witness(frame.x, frame.radius, sign * distance, frame.points, sign * at_points)
+            cut = (-sign * row, sign * row_offset)
+            basis = None
+            if not is_region(radius, self.eps):  # settled here: most such sides hold no region
+                lp.push(*cut)
+                radius, x = lp.solve(self.eps)
+                basis = lp.optimal_basis()
+                lp.truncate(lp.n_rows - 1)
+                if not is_region(radius, self.eps):
+                    continue
             on = frame.on.copy()
             on[i] = side
-            A, c = pieces.margin_rows(on, np.array([i]))
             children.append(_Frame(layer=frame.layer, pieces=pieces, todo=rest, on=on, path=frame.path, x=x,
-                                   radius=radius if is_region(radius, self.eps) else -1.0, n_rows=lp.n_rows,
-                                   row=(A[0], c[0]), mid=frame.mid, half=frame.half,
+                                   radius=radius, basis=basis, n_rows=lp.n_rows, row=cut, mid=frame.mid, half=frame.half,
                                    points=frame.points[sign * at_points >= 0], box_rows=frame.box_rows))
         return children
 
