@@ -168,3 +168,23 @@ def test_a_process_switches_to_the_compiled_simplex_with_the_same_counts(monkeyp
     monkeypatch.setattr(simplex, "COMPILE_AFTER", in_highs.stats["lps"] // 2)
     switched = count_regions(net, box, engine="split", jobs=1)
     assert switched.count == in_highs.count and switched.stats["lps"] > simplex.COMPILE_AFTER
+
+
+@pytest.mark.parametrize("backend", ["compiled", "highs"])
+@pytest.mark.parametrize("relative", [1 - 1e-6, 1 + 1e-6])
+def test_a_slab_at_the_edge_of_epsilon_is_decided_by_the_definition(backend, relative, monkeypatch):
+    """A slab of half-width epsilon (1 +- 1e-6), tilted: a region iff its radius reaches epsilon,
+    whether the solve runs to its optimum or stops at the threshold."""
+    _backend(monkeypatch, backend)
+    k = 9
+    a = np.random.default_rng(9).normal(size=k)
+    a /= np.linalg.norm(a)
+    half = EPSILON * relative
+    for threshold in (-np.inf, EPSILON):
+        lp = ChebyshevLP(-np.ones(k), np.ones(k))
+        lp.push(a, 0.1 + half)
+        lp.push(-a, -(0.1 - half))
+        radius, centre = lp.solve(threshold)
+        assert (radius >= EPSILON) == (relative > 1)
+        if threshold == -np.inf:
+            assert radius == pytest.approx(half, rel=1e-9) and abs(a @ centre - 0.1) < 1e-12
