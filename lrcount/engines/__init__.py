@@ -87,11 +87,11 @@ class EngineSpec:
 ENGINES = (
     EngineSpec("planar", "planar", "1-D, 2-D", "exact splitting of segments and convex polygons by a whole layer at a "
                "time, no LP (degenerate polygons go to `split`)", max_dim=2, auto_max_dim={"box": 2, "polytope": 2}),
-    EngineSpec("vertex", "vertex", "any (fastest in 3-7)", "region splitting on the vertices of simple polytopes "
+    EngineSpec("vertex", "vertex", "any (fastest in 3-6)", "region splitting on the vertices of simple polytopes "
                "(double description), no LP; cells that are not simple go to `split`",
-               auto_max_dim={"box": 7, "polytope": 5}),
+               auto_max_dim={"box": 6, "polytope": 5}),
     EngineSpec("split", "split", "any", "region splitting: bounds decide most neurons, a warm-started Chebyshev-ball "
-               "LP (HiGHS) the rest", auto_max_dim={"box": math.inf, "polytope": math.inf}),
+               "LP (a compiled dual simplex) the rest", auto_max_dim={"box": math.inf, "polytope": math.inf}),
     EngineSpec("milp", "onetree", "any", "one SCIP branch-and-bound tree; each candidate pattern is certified by the "
                "same ball LP, recorded and cut off by a no-good", tightened_bounds=True),
     EngineSpec("scip-count", "scipcount", "any", "SCIP's own counter (`Model.count()`) on the same model, candidates "
