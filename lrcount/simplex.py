@@ -23,9 +23,11 @@ soon as the bound falls below it: most polytopes that hold no region are decided
 one or two steps.
 
 **Start-up.** numba's start-up costs about half a second per process even when the machine
-code is cached on disk, more than many whole counts take. A process's first
-:data:`COMPILE_AFTER` solves therefore run in a warm-started HiGHS model instead, and the
-compiled solver takes over only in counts that have shown they need many LPs.
+code is cached on disk, more than many whole counts take. A count's LPs therefore run in a
+warm-started HiGHS model until they have taken :data:`COMPILE_AFTER` seconds (about what the
+start-up costs: a count never takes more than twice as long as the better of the two would
+have), and then the compiled solver takes over, for this count and every later one of the
+process.
 
 **Safety.** The basis inverse is rebuilt by Gauss-Jordan elimination at the start of every
 solve and updated by Sherman-Morrison between steps; a pivot below :data:`PIVOT_TOL`, a
@@ -37,6 +39,7 @@ must agree (``tests/test_simplex.py``).
 from __future__ import annotations
 
 import sys
+import time
 
 import highspy
 import numpy as np
@@ -55,9 +58,9 @@ MAX_STEPS = 500
 #: on a degenerate vertex (Bland 1977), as the largest-violation rule can.
 BLAND_AFTER = 50
 RATIO_TIE = 1e-12
-#: Solves of a process before numba's start-up is paid and the compiled simplex takes over
-#: (about 0.5 s of HiGHS solves: smaller counts never pay it).
-COMPILE_AFTER = 2000
+#: Seconds of HiGHS solves after which a count pays numba's start-up and the compiled simplex
+#: takes over: small counts never pay it.
+COMPILE_AFTER = 0.5
 #: How a solve ends: optimal; stopped with its bound below the threshold; empty; handed to HiGHS.
 OPTIMAL, BELOW, EMPTY, TROUBLE = 0, 1, 2, 3
 
@@ -120,8 +123,8 @@ class ChebyshevLP:
     u and the radius r: the box rows ``+-u_j + r <= bound`` first, then unit-norm rows
     ``a . u + r <= c`` pushed and truncated in DFS order (the module docstring).
 
-    The first :data:`COMPILE_AFTER` solves of a process run in HiGHS; then, and in every
-    later count of the process, the compiled dual simplex takes over."""
+    Its solves run in HiGHS until they have taken :data:`COMPILE_AFTER` seconds; then, and
+    in every later count of the process, the compiled dual simplex takes over."""
 
     def __init__(self, lower: np.ndarray, upper: np.ndarray, capacity: int = 256):
         lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
@@ -138,6 +141,7 @@ class ChebyshevLP:
         self._dual_simplex = _kernel() if _kernel_loaded() else None
         self._highs = None if self._dual_simplex is not None else _HighsLP(k)
         self._unchanged = 0  # rows of the HiGHS model still equal to these
+        self._highs_seconds = 0.0
         eye = np.eye(k)
         for row, rhs in zip(np.vstack([eye, -eye]), np.r_[upper, -lower]):
             self.push(row, rhs)
@@ -181,7 +185,7 @@ class ChebyshevLP:
         """The inscribed radius of the current polytope and its centre; or, once the radius is
         known to lie below ``threshold``, that upper bound and None (-inf: empty)."""
         self.solves += 1
-        if self._dual_simplex is None and self.solves > COMPILE_AFTER:
+        if self._dual_simplex is None and self._highs_seconds > COMPILE_AFTER:
             self._dual_simplex, self._highs = _kernel(), None
         if self._highs is not None:
             z = self._highs_maximize(self.radius_cost)
@@ -199,9 +203,12 @@ class ChebyshevLP:
         return self._fallback(self.radius_cost, threshold)
 
     def _highs_maximize(self, cost: np.ndarray) -> np.ndarray | None:
+        start = time.perf_counter()
         self._highs.sync(self.M, self.h, self.n_rows, self._unchanged)
         self._unchanged = self.n_rows
-        return self._highs.maximize(cost)
+        z = self._highs.maximize(cost)
+        self._highs_seconds += time.perf_counter() - start
+        return z
 
     def bounding_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The bounding box of the current polytope and the 2k points of it that attain the

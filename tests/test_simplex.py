@@ -57,7 +57,7 @@ def _networks():
 
 def _backend(monkeypatch, backend: str) -> None:
     """Every solve compiled, or every solve in the warm-started HiGHS model (a new process's)."""
-    monkeypatch.setattr(simplex, "COMPILE_AFTER", 0 if backend == "compiled" else 10**9)
+    monkeypatch.setattr(simplex, "COMPILE_AFTER", -1.0 if backend == "compiled" else np.inf)
     monkeypatch.setattr(simplex, "_kernel_loaded", lambda: backend == "compiled")
 
 
@@ -165,9 +165,11 @@ def test_a_process_switches_to_the_compiled_simplex_with_the_same_counts(monkeyp
     net, box = ReLUNetwork.random([5, 9, 9], seed=4, bias_scale=0.5), Box(-1.0, 1.0)
     _backend(monkeypatch, "highs")
     in_highs = count_regions(net, box, engine="split", jobs=1)
-    monkeypatch.setattr(simplex, "COMPILE_AFTER", in_highs.stats["lps"] // 2)
+    monkeypatch.setattr(simplex, "COMPILE_AFTER", 0.02)  # a few dozen HiGHS solves, then compiled ones
+    switches, kernel = [], simplex._kernel
+    monkeypatch.setattr(simplex, "_kernel", lambda: switches.append(1) or kernel())
     switched = count_regions(net, box, engine="split", jobs=1)
-    assert switched.count == in_highs.count and switched.stats["lps"] > simplex.COMPILE_AFTER
+    assert switched.count == in_highs.count and switches == [1]
 
 
 @pytest.mark.parametrize("backend", ["compiled", "highs"])
