@@ -3,8 +3,16 @@
 import numpy as np
 from numba import njit
 
-from .simplex import BELOW, BLAND_AFTER, EMPTY, MAX_STEPS, OPTIMAL, PIVOT_TOL, RATIO_TIE, TROUBLE
-from .tolerances import FEASTOL
+from .tolerances import FEASTOL, PIVOT_TOL, RATIO_TIE
+
+#: Steps of one solve before it is handed to HiGHS.
+MAX_STEPS = 500
+#: Steps after which a solve picks rows by Bland's rule (the first violated row enters; among
+#: tied ratios, within ``RATIO_TIE``, the lowest row leaves): slower, but it cannot cycle on a
+#: degenerate vertex (Bland 1977), as the largest-violation rule can.
+BLAND_AFTER = 50
+#: How a solve ends: optimal; stopped with its bound below the threshold; empty; handed to HiGHS.
+OPTIMAL, BELOW, EMPTY, TROUBLE = 0, 1, 2, 3
 
 
 @njit(cache=True)

@@ -11,8 +11,10 @@ of Optimization*, ch. 8): for ``max c . z`` subject to ``M z <= h`` with z in R^
 n rows whose matrix ``M_B`` is nonsingular and whose duals ``y = M_B^-T c`` are >= 0 (dual
 feasible). Its vertex ``z = M_B^-1 h_B`` satisfies ``c . z >= `` the optimum (weak duality).
 Each step takes the most violated row j into the basis and drops the row p that keeps the
-duals >= 0 (the ratio test; Bland's rule after :data:`BLAND_AFTER` steps); no candidate p means the duals can grow without bound, so the
-polytope is empty. The first basis that violates no row is optimal.
+duals >= 0 (the ratio test; Bland's rule after
+:data:`~lrcount._simplex_kernel.BLAND_AFTER` steps); no candidate p means the duals can
+grow without bound, so the polytope is empty. The first basis that violates no row is
+optimal.
 
 **Warm starts.** Rows are pushed and truncated in the search's depth-first order. A dual
 feasible basis stays dual feasible when rows are added (the objective does not change), so a
@@ -30,8 +32,9 @@ have), and then the compiled solver takes over, for this count and every later o
 process.
 
 **Safety.** The basis inverse is rebuilt by Gauss-Jordan elimination at the start of every
-solve and updated by Sherman-Morrison between steps; a pivot below :data:`PIVOT_TOL`, a
-singular basis or more than :data:`MAX_STEPS` steps hands the LP to HiGHS instead (counted in
+solve and updated by Sherman-Morrison between steps; a pivot below
+:data:`~lrcount.tolerances.PIVOT_TOL`, a singular basis or more than
+:data:`~lrcount._simplex_kernel.MAX_STEPS` steps hands the LP to HiGHS instead (counted in
 ``fallbacks``). Every LP of the test suite's split runs is also solved by HiGHS and the two
 must agree (``tests/test_simplex.py``).
 """
@@ -49,29 +52,19 @@ from .tolerances import FEASTOL
 
 INF = highspy.kHighsInf
 
-#: A ratio-test entry below this is not a pivot (the rows are unit-norm, the chart unit-scaled).
-PIVOT_TOL = 1e-9
-#: Steps of one solve before it is handed to HiGHS.
-MAX_STEPS = 500
-#: Steps after which a solve picks rows by Bland's rule (the first violated row enters; among
-#: tied ratios, within :data:`RATIO_TIE`, the lowest row leaves): slower, but it cannot cycle
-#: on a degenerate vertex (Bland 1977), as the largest-violation rule can.
-BLAND_AFTER = 50
-RATIO_TIE = 1e-12
 #: Seconds of HiGHS solves after which a count pays numba's start-up and the compiled simplex
 #: takes over: small counts never pay it.
 COMPILE_AFTER = 0.5
-#: How a solve ends: optimal; stopped with its bound below the threshold; empty; handed to HiGHS.
-OPTIMAL, BELOW, EMPTY, TROUBLE = 0, 1, 2, 3
 
 
 def _kernel():
-    """The compiled solver. numba is imported only here, so that counts that solve few LPs
-    (small ``split`` counts, the fallback of ``vertex`` and ``planar``) do not pay numba's
-    start-up (about half a second per process, even with the machine code cached on disk)."""
-    from ._simplex_kernel import dual_simplex
+    """The compiled solver's module (:mod:`lrcount._simplex_kernel`). numba is imported only
+    here, so that counts that solve few LPs (small ``split`` counts, the fallback of
+    ``vertex`` and ``planar``) do not pay numba's start-up (about half a second per process,
+    even with the machine code cached on disk)."""
+    from . import _simplex_kernel
 
-    return dual_simplex
+    return _simplex_kernel
 
 
 def _kernel_loaded() -> bool:
@@ -138,8 +131,8 @@ class ChebyshevLP:
         self.solves = self.steps = self.fallbacks = 0
         self._bases: list[tuple[int, np.ndarray]] = []  # (rows, optimal basis) of solves on the current path
         self._z = np.empty(k + 1)
-        self._dual_simplex = _kernel() if _kernel_loaded() else None
-        self._highs = None if self._dual_simplex is not None else _HighsLP(k)
+        self._kernel = _kernel() if _kernel_loaded() else None
+        self._highs = None if self._kernel is not None else _HighsLP(k)
         self._unchanged = 0  # rows of the HiGHS model still equal to these
         self._highs_seconds = 0.0
         eye = np.eye(k)
@@ -185,20 +178,21 @@ class ChebyshevLP:
         """The inscribed radius of the current polytope and its centre; or, once the radius is
         known to lie below ``threshold``, that upper bound and None (-inf: empty)."""
         self.solves += 1
-        if self._dual_simplex is None and self._highs_seconds > COMPILE_AFTER:
-            self._dual_simplex, self._highs = _kernel(), None
+        if self._kernel is None and self._highs_seconds > COMPILE_AFTER:
+            self._kernel, self._highs = _kernel(), None
         if self._highs is not None:
             z = self._highs_maximize(self.radius_cost)
             return (float(z[self.k]), z[: self.k]) if z is not None else (-np.inf, None)
         basis = (self._bases[-1][1] if self._bases else self.start_basis(self.radius_cost)).copy()
-        status, steps = self._dual_simplex(self.M, self.h, self.n_rows, self.radius_cost, basis, threshold, self._z)
+        kernel = self._kernel
+        status, steps = kernel.dual_simplex(self.M, self.h, self.n_rows, self.radius_cost, basis, threshold, self._z)
         self.steps += steps
-        if status == OPTIMAL:
+        if status == kernel.OPTIMAL:
             self._bases.append((self.n_rows, basis))
             return float(self._z[self.k]), self._z[: self.k].copy()
-        if status == BELOW:
+        if status == kernel.BELOW:
             return float(self._z[self.k]), None
-        if status == EMPTY:
+        if status == kernel.EMPTY:
             return -np.inf, None
         return self._fallback(self.radius_cost, threshold)
 
@@ -225,9 +219,9 @@ class ChebyshevLP:
                     continue
                 basis = self.start_basis(cost)
                 z = np.empty(k)
-                status, steps = self._dual_simplex(self.M, self.h, self.n_rows, cost, basis, -np.inf, z)
+                status, steps = self._kernel.dual_simplex(self.M, self.h, self.n_rows, cost, basis, -np.inf, z)
                 self.steps += steps
-                if status != OPTIMAL:
+                if status != self._kernel.OPTIMAL:
                     _, z = self._fallback(cost, -np.inf)
                 points[2 * j + side] = z
         return points[0::2].diagonal().copy(), points[1::2].diagonal().copy(), points

@@ -12,6 +12,12 @@ unless a name ends in ``RTOL`` (relative) or says otherwise.
 EPSILON = 1e-8
 #: Feasibility tolerance of the LPs that decide regions (HiGHS), in unit-scaled chart units.
 FEASTOL = 1e-10
+#: The split engine's dense simplex (lrcount.simplex): a ratio-test entry below this is not a
+#: pivot, and a basis whose elimination meets a smaller pivot is singular (its rows are unit
+#: norm and its coordinates unit-scaled, so this is far below any real pivot, far above rounding).
+PIVOT_TOL = 1e-9
+#: ... and two ratios closer than this are tied (Bland's rule then takes the lowest row).
+RATIO_TIE = 1e-12
 #: A gradient below this, relative to what it would be without cancellation, is zero.
 CONSTANT_RTOL = 1e-12
 #: A neuron whose zero set lies farther than this from the centre of the unit-scaled chart
