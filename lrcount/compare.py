@@ -354,8 +354,11 @@ def run_study(
     results = count_many([(net, domain) for _, net, _, domain in tasks], jobs=max(1, jobs), client=client, progress=progress,
                          time_limit=time_limit)
     for (report, net, name, domain), result in zip(tasks, results):
-        log_bound = bounds.log10(bounds.network_bound(net, domain))
-        report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds, log_bound))
+        bound = bounds.network_bound(net, domain)
+        if result.count > bound:  # a count above a proven bound: one of the two is wrong; never write it
+            raise RuntimeError(f"{report.file} on {name}: {result.count} regions exceed the network's bound {bound}")
+        report.counts.append(CountEntry(name, result.domain_dim, result.count, result.complete, result.seconds,
+                                        bounds.log10(bound)))
     entries = run_many(_estimate_one, [task for _, task in estimates], jobs=max(1, jobs), client=client,
                        progress=progress, desc="estimating", unit=" estimates")
     for (report, _), entry in zip(estimates, entries):

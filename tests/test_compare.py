@@ -251,3 +251,11 @@ def test_setup_variations_draw_the_training_subset_and_the_points_they_say():
     through = np.array(study.domain_specs["0"]["S=1"]["points"])
     train_rows = {row.tobytes() for row in small.x_train}
     assert all(np.asarray(p, dtype=np.float64).tobytes() in train_rows for p in through)
+
+
+def test_a_count_above_its_bound_is_never_written(monkeypatch):
+    import lrcount.compare as compare
+
+    monkeypatch.setattr(compare.bounds, "network_bound", lambda net, domain=None, **kw: 1)
+    with pytest.raises(RuntimeError, match="exceed the network's bound"):
+        run_study(data.moons(seed=0), [2, 6, 6], [1.0], seeds=[0], setup=SHORT, jobs=1)
