@@ -138,6 +138,7 @@ class ChebyshevLP:
         eye = np.eye(k)
         for row, rhs in zip(np.vstack([eye, -eye]), np.r_[upper, -lower]):
             self.push(row, rhs)
+
     def start_basis(self, cost: np.ndarray) -> np.ndarray:
         """A dual feasible basis of box rows for ``max cost . z``: per coordinate its upper row
         (index j) or lower row (index k + j) as the cost's sign says; for the radius (cost

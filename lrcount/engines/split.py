@@ -11,9 +11,10 @@ layer's neurons at once (numpy):
    (``max g_i < epsilon ||a_i||``);
 3. each remaining neuron is split: the side that holds the witness keeps it (radius
    ``min(rho, |g_i(x)| / ||a_i||)``) with no LP when that is still >= epsilon; any other side
-   costs one Chebyshev-ball LP (:mod:`lrcount.simplex`), warm-started from the last LP on its
-   path (a child is its parent plus one row), and stopped as soon as its bound shows the
-   radius below epsilon.
+   costs one Chebyshev-ball LP (:mod:`lrcount.simplex`), solved where the side is cut (most
+   such sides hold no region, and then no search node is made), warm-started from the last
+   optimal basis on its path (a child is its parent plus one row), and stopped as soon as its
+   bound shows the radius below epsilon.
 
 A pattern is reached iff every partial set along its path holds an epsilon ball, which is
 exactly the definition of :mod:`lrcount.region` (the full set's ball lies in every partial
