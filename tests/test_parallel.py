@@ -25,6 +25,8 @@ from lrcount.engines import engines_for, get_explorer
 from lrcount.engines.frontier import Prefix, from_text, pack, to_text, unpack
 from lrcount.errors import LRCountError
 from lrcount.parallel import simulated_speedup
+from lrcount.problem import CountingProblem
+from lrcount.runtime import Deadline
 
 
 @pytest.fixture
@@ -81,6 +83,38 @@ def test_planar_tasks_on_a_trained_network(short_slices):
     parallel = count_regions(net, Box(-1, 1), engine="planar", jobs=2, return_regions=True)
     assert_same(serial, parallel)
     assert parallel.stats["tasks"] > 3
+
+
+def run_as_tasks(problem, engine: str, slice_seconds: float) -> tuple[int, set[bytes], list[Prefix]]:
+    """Every task of a count run here, one after the other, with ``slice_seconds`` each: the
+    count, the pattern set and every node that was handed back."""
+    explore = get_explorer(engine)
+    pending, handed_back, count, patterns = [[Prefix.root()]], [], 0, []
+    while pending:
+        run, frontier = explore(problem, pending.pop(), slice_end=Deadline.after(slice_seconds), collect=True)
+        count += run.count
+        patterns += run.patterns
+        handed_back += frontier
+        pending += [frontier[i:i + 16] for i in range(0, len(frontier), 16)]
+    return count, {np.packbits(p).tobytes() for p in np.asarray(patterns, bool)}, handed_back
+
+
+@pytest.mark.parametrize("engine, widths, trained", [
+    ("planar", [2, 180, 6, 1], False),  # a first layer too large to arrange at once: split neuron by neuron
+    ("planar", [1, 30, 30, 1], False), ("vertex", [3, 10, 10, 10, 1], True), ("vertex", [4, 10, 10, 1], False)])
+def test_cells_go_back_inside_a_layer(engine, widths, trained):
+    """A slice can end between two neurons of a layer, the first layer's above all, and the
+    cells handed back there (with the signs decided so far) give the serial regions."""
+    net = trained_network(widths, seed=5) if trained else ReLUNetwork.random(widths[:-1], seed=4)
+    box = Box(-1, 1)
+    serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
+    problem = CountingProblem.build(net, box)
+    count, patterns, handed_back = run_as_tasks(problem, engine, 0.002)
+    inside = [node for node in handed_back if node.todo is not None]
+    assert any(node.layer == 0 for node in inside)
+    assert all(np.array_equal(node.todo, np.arange(node.todo[0], widths[node.layer + 1])) for node in inside)
+    assert count == serial.count == len(patterns)
+    assert patterns == pattern_set(serial)
 
 
 def test_tasks_in_this_process_equal_serial(short_slices, tmp_path):

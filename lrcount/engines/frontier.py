@@ -143,36 +143,52 @@ def chunk_bounds(sizes: np.ndarray, limit: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
-def by_layer(prefixes: Sequence[Prefix]) -> dict[int, list[Prefix]]:
-    """The prefixes grouped by layer, in order of first appearance."""
-    groups: dict[int, list[Prefix]] = {}
+def by_node(prefixes: Sequence[Prefix]) -> dict[tuple[int, int], list[Prefix]]:
+    """The nodes of a layer-by-layer engine (``planar``, ``vertex``) grouped by where they
+    stand: ``(layer, first)`` for cells whose signs of the layer's neurons before ``first``
+    are decided (0 at a layer boundary; such a node's ``todo`` is the layer's neurons from
+    ``first`` on), in order of first appearance."""
+    groups: dict[tuple[int, int], list[Prefix]] = {}
     for prefix in prefixes:
-        groups.setdefault(prefix.layer, []).append(prefix)
+        first = 0 if prefix.todo is None else int(prefix.todo[0])
+        groups.setdefault((prefix.layer, first), []).append(prefix)
     return groups
 
 
 class Slicing:
-    """Where a layer-by-layer search (``planar``, ``vertex``) takes its cells below a layer
-    boundary in chunks, and when it hands the chunks not taken back once ``slice_end`` has
-    passed (and the task has found a region, so that every task makes progress).
+    """Where a layer-by-layer search (``planar``, ``vertex``) hands its cells back once
+    ``slice_end`` has passed and the task has made progress (split a neuron or found a
+    region, so that every task makes progress): between the chunks of cells it takes below a
+    layer boundary, and between the neurons of a layer (the cells go back with the signs
+    decided so far, so that no single layer's split, the first one's above all, is a step
+    that no other worker can share).
 
     Handing a cell back costs about what splitting it by one layer costs (its maps are rebuilt
-    from its pattern), so the cells that only wait for the last layer are finished here while
-    a shallower loop still holds chunks, which go back instead; and while sliced, the loops
-    above the last layer take small chunks, so that what goes back comes in small pieces
-    (the last layer's loop keeps large ones: they batch the most work)."""
+    from its pattern), so the cells in the last layer are finished here while a shallower loop
+    still holds chunks, which go back instead; and while sliced, the loops above the last
+    layer take small chunks, so that what goes back comes in small pieces (the last layer's
+    loop keeps large ones: they batch the most work)."""
 
-    def __init__(self, slice_end: Deadline, n_layers: int):
-        self.slice_end, self.n_layers = slice_end, n_layers
+    def __init__(self, slice_end: Deadline, n_layers: int, found: Callable[[], int]):
+        self.slice_end, self.n_layers, self.found = slice_end, n_layers, found
         self.sliced = slice_end is not NEVER
         self.more: list[bool] = []  # per open loop, outermost first: chunks wait after the current one
         self.rest_from: int | None = None
+        self.steps = 0  # neurons split by this task (over batches of cells)
 
     def chunk_size(self, default: int, boundary: int) -> int:
         """The size of a chunk below ``boundary``: smaller above the last layer while sliced."""
         return max(1, default // 16) if self.sliced and boundary < self.n_layers - 1 else default
 
-    def chunks(self, bounds: Sequence[tuple[int, int]], boundary: int, found: Callable[[], int]) -> Iterator[tuple[int, int]]:
+    def due(self) -> bool:
+        """Whether the slice has passed and the task has made progress."""
+        return self.sliced and (self.steps > 0 or self.found() > 0) and self.slice_end.passed()
+
+    def hand_back_inside(self, layer: int) -> bool:
+        """Whether to hand back the cells being split by ``layer``'s neurons now."""
+        return self.due() and (layer < self.n_layers - 1 or not any(self.more))
+
+    def chunks(self, bounds: Sequence[tuple[int, int]], boundary: int) -> Iterator[tuple[int, int]]:
         """The chunks ``(lo, hi)`` to take below ``boundary``; when it stops early,
         ``rest_from`` is the first cell to hand back (else None)."""
         self.more.append(False)
@@ -180,8 +196,7 @@ class Slicing:
         try:
             for j, (lo, hi) in enumerate(bounds):
                 self.more[-1] = j + 1 < len(bounds)
-                if (self.sliced and boundary < self.n_layers and found() and self.slice_end.passed()
-                        and (boundary < self.n_layers - 1 or not any(self.more[:-1]))):
+                if boundary < self.n_layers and self.due() and (boundary < self.n_layers - 1 or not any(self.more[:-1])):
                     self.rest_from = lo
                     return
                 yield lo, hi

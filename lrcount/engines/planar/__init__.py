@@ -25,7 +25,7 @@ from collections.abc import Callable
 from ...problem import CountingProblem
 from ...runtime import NEVER, Deadline
 from .. import EngineRun
-from ..frontier import Prefix, by_layer, whole_search
+from ..frontier import Prefix, by_node, whole_search
 from .drawing import polygons
 from .polygons import domain_cells
 from .search import PlanarSplitter, Stop
@@ -42,13 +42,13 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
     status = "complete"
     splitter = PlanarSplitter(problem, on_region, collect, stop_reason, slice_end=slice_end)
     try:
-        for layer, group in by_layer(prefixes).items():
-            if splitter.log.count and slice_end.passed():  # the rest goes back as it came
+        for (layer, first), group in by_node(prefixes).items():
+            if splitter.slicing.due():  # the rest goes back as it came
                 splitter.frontier.extend(group)
-            elif layer == 0:
+            elif group[0].cell is None:  # the root
                 splitter.descend(domain_cells(problem), 0)
             else:
-                splitter.explore(layer, group)
+                splitter.explore(layer, first, group)
     except Stop as stop:
         status = stop.status
     return splitter.log.result(status, {"degenerate": splitter.fallback.cells}), splitter.frontier

@@ -244,6 +244,11 @@ class Faces:
         return replace(self, entry=cells[self.entry])
 
     @staticmethod
+    def empty(dim: int, width: int) -> Faces:
+        """No faces, of cells in ``dim`` dimensions cut by a layer of ``width`` neurons."""
+        return Faces(np.zeros((0, dim)), np.zeros(0, int), 0, np.zeros(0, int), np.zeros((0, width), bool))
+
+    @staticmethod
     def concatenate(parts: list[Faces]) -> Faces:
         """Several sets of faces, one after the other."""
         offsets = np.cumsum([0] + [part.n for part in parts])

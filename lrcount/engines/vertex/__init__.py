@@ -43,7 +43,7 @@ from ...problem import CountingProblem
 from ...region import AffineMap
 from ...runtime import NEVER, Deadline
 from .. import EngineRun, RegionLog, split
-from ..frontier import Prefix, by_layer, whole_search
+from ..frontier import Prefix, by_node, whole_search
 from .polytopes import EdgeNames, NotSimple, domain_cell
 from .search import VertexSearch
 
@@ -66,13 +66,13 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
         return result, frontier
     log = RegionLog(on_region, collect)
     search = VertexSearch(problem, log, stop_reason, slack, names, slice_end=slice_end)
-    for layer, group in by_layer(prefixes).items():
-        if search.stopped or (log.count and slice_end.passed()):  # the rest goes back as it came
+    for (layer, first), group in by_node(prefixes).items():
+        if search.stopped or search.slicing.due():  # the rest goes back as it came
             search.frontier.extend(group)
-        elif layer == 0:
+        elif group[0].cell is None:  # the root
             search.descend(cells, AffineMap.identity(problem.chart.dim).repeated(1), np.zeros((1, 0), bool), 0)
         else:
-            search.explore(layer, group)
+            search.explore(layer, first, group)
     stats = {"degenerate": search.fallback.cells, "certified": search.certified, "domain_slack": slack}
     if search.fallback.splitter is not None:
         stats["lps"] = search.fallback.lps

@@ -47,7 +47,7 @@ class VertexSearch:
     def __init__(self, problem: CountingProblem, log: RegionLog, stop_reason: Callable[[], str | None], slack: float,
                  names: EdgeNames, *, slice_end: Deadline = NEVER):
         self.problem = problem
-        self.slicing = Slicing(slice_end, len(problem.net.hidden_layers))
+        self.slicing = Slicing(slice_end, len(problem.net.hidden_layers), lambda: log.count)
         self.frontier: list[Prefix] = []
         self.log = log
         self.stop_reason = stop_reason
@@ -59,9 +59,10 @@ class VertexSearch:
         self.stopped: str | None = None
         self.certified = 0
 
-    def descend(self, cells: Cells, affine: AffineMap, patterns: np.ndarray, l: int) -> None:
-        """Split ``cells`` (where ``h^{l-1} = affine(u)``, batched) by the layers from ``l`` on
-        and record the regions."""
+    def descend(self, cells: Cells, affine: AffineMap, patterns: np.ndarray, l: int, on: np.ndarray | None = None,
+                first: int = 0) -> None:
+        """Split ``cells`` (where ``h^{l-1} = affine(u)``, batched; ``on``: their signs of layer
+        ``l``'s neurons before ``first``) by the layers from ``l`` on and record the regions."""
         if l == len(self.layers):
             self._found(cells, patterns)
             return
@@ -74,7 +75,8 @@ class VertexSearch:
         centre, may_cross = box_sides(planes, (lower + upper) / 2, (upper - lower) / 2, 2 * self.eps)
         may_cross &= ~pieces.constant
         layer = _Layer(l, pieces, planes, may_cross, np.where(pieces.constant, pieces.on_if_constant, centre > 0), patterns)
-        self._split_from(layer, cells, np.arange(cells.n), np.zeros((cells.n, planes.shape[1]), bool), 0)
+        on = np.zeros((cells.n, planes.shape[1]), bool) if on is None else on
+        self._split_from(layer, cells, np.arange(cells.n), on, first)
 
     def _split_from(self, layer: _Layer, cells: Cells, entry: np.ndarray, on: np.ndarray, first: int) -> None:
         """Split ``cells`` (from the entry cells ``entry``, with the signs ``on`` of the neurons
@@ -83,7 +85,13 @@ class VertexSearch:
             self.stopped = self.stopped or self.stop_reason()
             if self.stopped:
                 return
+            if self.slicing.hand_back_inside(layer.index):
+                todo = np.arange(i, on.shape[1])
+                self.frontier.extend(Prefix(layer.index, layer.patterns[e], on[c], todo, cell)
+                                     for c, (e, cell) in enumerate(zip(entry, cells.parts())))
+                return
             cells, entry, on = self._split_neuron(layer, cells, entry, on, i)
+            self.slicing.steps += 1
             if cells.n == 0:
                 return
             if len(cells.V) > LAYER_VERTICES and cells.n > 1:
@@ -93,7 +101,7 @@ class VertexSearch:
                 return
         patterns = np.concatenate([layer.patterns[entry], on], axis=1)
         bounds = chunk_bounds(np.diff(cells.starts()), self.slicing.chunk_size(CHUNK_VERTICES, layer.index + 1))
-        for lo, hi in self.slicing.chunks(bounds, layer.index + 1, lambda: self.log.count):
+        for lo, hi in self.slicing.chunks(bounds, layer.index + 1):
             affine = layer.pieces.restrict(on[lo:hi], entry[lo:hi])
             self.descend(cells.take(lo, hi, self.names), affine, patterns[lo:hi], layer.index + 1)
             if self.stopped:
@@ -102,15 +110,18 @@ class VertexSearch:
             rest = cells.take(lo, cells.n, self.names).parts()
             self.frontier.extend(Prefix(layer.index + 1, bits, cell=cell) for bits, cell in zip(patterns[lo:], rest))
 
-    def explore(self, layer: int, prefixes: list[Prefix]) -> None:
-        """Search below ``prefixes`` (of one layer, with their cells), a chunk at a time; the
-        chunks not taken when the slice ends go back as they came."""
+    def explore(self, layer: int, first: int, prefixes: list[Prefix]) -> None:
+        """Search below ``prefixes`` (of one layer, with their cells and the signs of the
+        layer's neurons before ``first``), a chunk at a time; the chunks not taken when the
+        slice ends go back as they came."""
         bounds = chunk_bounds(np.array([len(p.cell["V"]) for p in prefixes]),
                               self.slicing.chunk_size(CHUNK_VERTICES, layer))
-        for lo, hi in self.slicing.chunks(bounds, layer, lambda: self.log.count):
+        for lo, hi in self.slicing.chunks(bounds, layer):
             bits = np.array([prefix.bits for prefix in prefixes[lo:hi]])
             affine = prefix_maps(self.layers, bits, layer, self.problem.chart.dim)
-            self.descend(Cells.joined([prefix.cell for prefix in prefixes[lo:hi]], self.names), affine, bits, layer)
+            on = np.array([prefix.on for prefix in prefixes[lo:hi]]) if first else None
+            self.descend(Cells.joined([prefix.cell for prefix in prefixes[lo:hi]], self.names), affine, bits, layer,
+                         on, first)
             if self.stopped:
                 return
         if self.slicing.rest_from is not None:
