@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .domain import Domain
-from .engines.frontier import Prefix, from_text, pack, to_text, unpack
+from .engines.frontier import Prefix, from_text, pack, to_text
 from .errors import LRCountError
 from .io.files import check_output_file, write_atomically
 from .network import ReLUNetwork
@@ -41,11 +41,12 @@ def problem_identity(network: ReLUNetwork, domain: Domain, epsilon: float, engin
 
 @dataclass
 class State:
-    """A count's progress: regions counted, tasks pending (each a list of prefixes), and the
+    """A count's progress: regions counted, tasks pending (each a :func:`~lrcount.engines.frontier.pack`ed
+    list of prefixes), and the
     number of region records in the regions file (None when regions are not listed)."""
 
     count: int = 0
-    pending: list[list[Prefix]] = field(default_factory=lambda: [[Prefix.root()]])
+    pending: list[dict[str, np.ndarray]] = field(default_factory=lambda: [pack([Prefix.root()])])
     seconds: float = 0.0
     tasks: int = 0
     reruns: int = 0
@@ -87,7 +88,7 @@ class Checkpoint:
                 raise LRCountError(f"{self.path} was made for {'a different' if saved == 'another' else saved!s} {what}"
                                    f"{'' if saved == 'another' else ' (this count: ' + self.identity[key] + ')'}; "
                                    "resume with the same network, domain, epsilon and engine, or start a new checkpoint")
-        pending = [unpack(from_text(task)) for task in data["pending"]]
+        pending = [from_text(task) for task in data["pending"]]
         return State(int(data["count"]), pending, float(data["seconds"]), int(data["tasks"]), int(data["reruns"]),
                      data["records"])
 
@@ -95,7 +96,7 @@ class Checkpoint:
         """Replace the checkpoint by ``state``, atomically (the regions file first flushed)."""
         data = {"format": FORMAT, "problem": self.identity, "count": state.count, "seconds": state.seconds,
                 "tasks": state.tasks, "reruns": state.reruns, "records": state.records,
-                "pending": [to_text(pack(task)) for task in state.pending]}
+                "pending": [to_text(task) for task in state.pending]}
         write_atomically(self.path, lambda file: file.write(json.dumps(data).encode()))
 
 

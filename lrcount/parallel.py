@@ -24,15 +24,17 @@ import numpy as np
 
 from .checkpoint import Checkpoint, RegionRecords, State
 from .engines import EngineRun, get_explorer
-from .engines.frontier import Prefix, pack, unpack
+from .engines.frontier import divide, pack, unpack
 from .errors import LRCountError
 from .problem import CountingProblem
 from .runtime import Deadline, search_limits
 
 #: Seconds the first task runs in the calling process: counts done by then start no workers.
 FIRST_SLICE = 0.2
-#: Seconds a task runs before it hands back what it did not reach.
+#: Seconds a task runs before it hands back what it did not reach, once the queue is full.
 SLICE = 0.25
+#: The shortest slice, as a fraction of :data:`SLICE` (while few tasks wait).
+SHORTEST_SLICE = 1 / 16
 #: Times a task is sent again after its worker died, before the count gives up.
 MAX_RERUNS = 3
 
@@ -167,7 +169,7 @@ class _Dask:
 @dataclass
 class _Running:
     future: object
-    task: list[Prefix]
+    task: dict[str, np.ndarray]  # packed prefixes
     task_id: int
 
 
@@ -185,18 +187,25 @@ class TaskLog:
 
 class ParallelSearch:
     """One count's coordinator (see the module docstring); :meth:`run` returns an
-    :class:`~lrcount.engines.EngineRun` like any engine's."""
+    :class:`~lrcount.engines.EngineRun` like any engine's.
+
+    The split follows the number of workers: a task's frontier is cut into up to two tasks
+    per worker, two tasks per worker are in flight, and slices are shorter while fewer tasks
+    wait than that. ``plan_workers`` makes the split for that many workers whatever the
+    workers there are: run on two, its task log shows how the count would run on many
+    (:func:`simulated_speedup`)."""
 
     def __init__(self, problem: CountingProblem, engine: str, *, jobs: int, client=None, deadline: Deadline,
-                 on_region, collect: bool, checkpoint: Checkpoint | None = None, on_status=lambda text: None):
+                 on_region, collect: bool, checkpoint: Checkpoint | None = None, on_status=lambda text: None,
+                 plan_workers: int | None = None):
         if get_explorer(engine) is None:
             raise LRCountError(f"engine {engine} runs as one search: it cannot use several processes or a checkpoint; "
                                "use split, vertex or planar, or jobs=1 without a checkpoint")
         self.problem, self.engine, self.jobs, self.client = problem, engine, jobs, client
         self.deadline, self.on_region, self.collect = deadline, on_region, collect
-        self.checkpoint, self.on_status = checkpoint, on_status
+        self.checkpoint, self.on_status, self.plan_workers = checkpoint, on_status, plan_workers
         self.state = checkpoint.load() if checkpoint else State()
-        self.pending: deque[tuple[list[Prefix], int]] = deque((task, -1) for task in self.state.pending)
+        self.pending: deque[tuple[dict[str, np.ndarray], int]] = deque((task, -1) for task in self.state.pending)
         self.running: list[_Running] = []
         self.patterns: list = []
         self.points: list = []
@@ -249,7 +258,7 @@ class ParallelSearch:
                 return reason
             task, parent = self.pending.pop()
             slice_seconds = FIRST_SLICE if parallel else self._until_save()
-            result = explore_task(self.problem, self.engine, pack(task), self._sliced(slice_seconds), self.collect,
+            result = explore_task(self.problem, self.engine, task, self._sliced(slice_seconds), self.collect,
                                   stop_reason, on_region=self.on_region)  # progress as regions are found
             if result.status != "complete":  # interrupted: the task stays pending, its regions are found again
                 self.pending.append((task, parent))
@@ -263,10 +272,11 @@ class ParallelSearch:
             reason = stop_reason()
             if reason == "userinterrupt":
                 return reason
-            while reason is None and self.pending and len(self.running) < 2 * self.executor.workers:
+            while reason is None and self.pending and len(self.running) < 2 * self._workers():
+                slice_seconds = self._sliced(self._slice())
                 task, parent = self.pending.pop()
                 task_id = self._new_task_id(parent)
-                future = self.executor.submit(self.engine, pack(task), self._sliced(SLICE), self.collect)
+                future = self.executor.submit(self.engine, task, slice_seconds, self.collect)
                 self.running.append(_Running(future, task, task_id))
             done = [r for r in self.running if r.future.done()]
             if not done:
@@ -319,12 +329,19 @@ class ParallelSearch:
                 self.points.append(result.points)
         if result.count and not reported:
             self.on_region(result.count)
-        frontier = unpack(result.frontier)
-        workers = self.jobs if self.executor is None else self.executor.workers
-        groups = max(1, min(len(frontier), 2 * workers))
-        size = math.ceil(len(frontier) / groups) if frontier else 1
-        for first in range(0, len(frontier), size):
-            self.pending.append((frontier[first:first + size], task_id))
+        for task in divide(result.frontier, 2 * self._workers()):
+            self.pending.append((task, task_id))
+
+    def _workers(self) -> int:
+        """The number of workers the split is made for."""
+        return self.plan_workers or (self.jobs if self.executor is None else self.executor.workers)
+
+    def _slice(self) -> float:
+        """:data:`SLICE`, shortened in proportion while fewer tasks wait than two per worker
+        (down to :data:`SHORTEST_SLICE` of it): idle workers then get work sooner, while the
+        tree is still narrow (at the start, and at the end of a count)."""
+        waiting = len(self.pending) / (2 * self._workers())
+        return SLICE * min(1.0, max(waiting, SHORTEST_SLICE))
 
     def _new_task_id(self, parent: int) -> int:
         self.log.parents.append(parent)

@@ -22,7 +22,7 @@ from lrcount import Box, ReLUNetwork, count_regions
 from lrcount import parallel as parallel_module
 from lrcount.checkpoint import problem_identity
 from lrcount.engines import engines_for, get_explorer
-from lrcount.engines.frontier import Prefix, from_text, pack, to_text, unpack
+from lrcount.engines.frontier import Prefix, divide, from_text, pack, to_text, unpack
 from lrcount.errors import LRCountError
 from lrcount.parallel import simulated_speedup
 from lrcount.problem import CountingProblem
@@ -147,6 +147,34 @@ def test_prefixes_travel_as_a_few_arrays_and_as_json():
                 assert all(np.array_equal(b.cell[key], node.cell[key]) for key in node.cell)  # bit for bit
         assert back[2].cell["R"] is back[3].cell["R"]
     assert unpack(pack([])) == []
+
+
+def test_packed_prefixes_are_divided_without_unpacking():
+    """Runs of a packed list, cut as packed arrays, unpack to the same prefixes in order."""
+    rng = np.random.default_rng(1)
+    shared = rng.normal(size=(6, 4))
+    nodes = [Prefix.root()]
+    for i in range(11):
+        if i % 3 == 0:
+            nodes.append(Prefix(1, rng.random(5) > 0.5, rng.random(4) > 0.5, np.arange(i % 4, 4)))
+        else:
+            n = 3 + i % 4
+            nodes.append(Prefix(2, rng.random(9) > 0.5, rng.random(7) > 0.5 if i % 2 else None,
+                                np.arange(2, 7) if i % 2 else None,
+                                {"V": rng.normal(size=(n, 4)), "T": rng.integers(0, 6, size=(n, 3)), "R": shared}))
+    for parts in (1, 2, 3, 5, 12, 40):
+        runs = divide(pack(nodes), parts)
+        assert 1 <= len(runs) <= parts
+        back = [prefix for run in runs for prefix in unpack(run)]
+        assert len(back) == len(nodes)
+        for node, b in zip(nodes, back):
+            assert b.layer == node.layer and np.array_equal(b.bits, node.bits)
+            assert (b.todo is None) == (node.todo is None) and (b.cell is None) == (node.cell is None)
+            if node.todo is not None:
+                assert np.array_equal(b.on, node.on) and np.array_equal(b.todo, node.todo)
+            if node.cell is not None:
+                assert all(np.array_equal(b.cell[key], node.cell[key]) for key in node.cell)
+    assert divide(pack([]), 4) == []
 
 
 def test_simulated_speedup_on_known_task_trees():

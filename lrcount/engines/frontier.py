@@ -88,6 +88,44 @@ def unpack(arrays: dict[str, np.ndarray]) -> list[Prefix]:
     return prefixes
 
 
+def divide(arrays: dict[str, np.ndarray], parts: int) -> list[dict[str, np.ndarray]]:
+    """The :func:`pack`ed prefixes ``arrays`` as up to ``parts`` packed runs of consecutive
+    prefixes of nearly equal length, cut without unpacking them (a coordinator that cut
+    thousands of cells into tasks spent more time unpacking and packing them than its
+    workers spent splitting them)."""
+    n = len(arrays["layer"])
+    if n == 0:
+        return []
+    size = -(-n // max(1, min(parts, n)))
+    split_before, cell_before = np.r_[0, np.cumsum(arrays["split"])], np.r_[0, np.cumsum(arrays["cell"])]
+    keys = sorted({name.split(".")[1] for name in arrays if name.startswith("cell.")})
+    runs = []
+    for lo in range(0, n, size):
+        hi = min(lo + size, n)
+        run = {"layer": arrays["layer"][lo:hi], "split": arrays["split"][lo:hi], "cell": arrays["cell"][lo:hi]}
+        _take_ragged(arrays, run, "bits", np.arange(lo, hi))
+        for name in ("on", "todo"):
+            _take_ragged(arrays, run, name, np.arange(split_before[lo], split_before[hi]))
+        for key in keys:
+            used, blocks = np.unique(arrays[f"cell.{key}.block"][cell_before[lo]:cell_before[hi]], return_inverse=True)
+            _take_ragged(arrays, run, f"cell.{key}", used)
+            run[f"cell.{key}.block"] = blocks.astype(np.int64)
+        runs.append(run)
+    return runs
+
+
+def _take_ragged(arrays: dict, out: dict, name: str, items: np.ndarray) -> None:
+    """The ragged parts ``items`` (increasing) of ``arrays[name]`` into ``out``, as :func:`_ragged` lays them out."""
+    lengths = arrays[f"{name}.lengths"]
+    out[f"{name}.lengths"] = lengths[items]
+    if len(items) and name in arrays:
+        starts = np.r_[0, np.cumsum(lengths)][items]
+        taken = lengths[items]
+        rows = np.arange(taken.sum()) - np.repeat(np.cumsum(taken) - taken, taken) + np.repeat(starts, taken)
+        out[name] = arrays[name][rows]
+        out[f"{name}.shape"] = arrays[f"{name}.shape"]
+
+
 def _ragged(out: dict, name: str, parts: list[np.ndarray]) -> None:
     """``parts`` end to end along their first axis, and each one's length and trailing shape."""
     out[f"{name}.lengths"] = np.array([len(part) for part in parts], dtype=np.int64)
@@ -178,7 +216,7 @@ class Slicing:
 
     def chunk_size(self, default: int, boundary: int) -> int:
         """The size of a chunk below ``boundary``: smaller above the last layer while sliced."""
-        return max(1, default // 16) if self.sliced and boundary < self.n_layers - 1 else default
+        return max(1, default // 4) if self.sliced and boundary < self.n_layers - 1 else default
 
     def due(self) -> bool:
         """Whether the slice has passed and the task has made progress."""
