@@ -9,6 +9,9 @@ give on 8, 64 and 512 workers (a greedy schedule of the logged tasks:
 :func:`lrcount.parallel.simulated_speedup`), as efficiency (speed-up / workers). The counts
 of every run must agree, or the script stops.
 
+``--plan`` shows how a count would run on many workers: the coordinator makes the split it
+would make for P workers, two processes run it, and its task log is replayed on P workers.
+
 ``--large`` also counts a network of more than 10^6 regions with ``lrcount count --jobs 2
 --checkpoint`` in a subprocess and reports its regions, seconds, peak resident memory (of the
 largest process: coordinator or worker) and predicted efficiencies, and the cost of
@@ -16,6 +19,7 @@ checkpoints: a count of about a minute in one process with and without ``--check
 the default interval and every 5 s. Usage:
 
     python benchmarks/bench_parallel.py [--networks 2-320-320-320-1,...] [--no-dask] [--large]
+        [--plan 3-128-128-128-1,... [--plan-workers 8,64,512]]
 """
 
 from __future__ import annotations
@@ -52,6 +56,27 @@ def timed_count(name: str, **kwargs):
     return result, time.perf_counter() - start
 
 
+def _serial_seconds(name: str) -> float:
+    """Seconds of one serial count with one BLAS thread (as a worker runs), in this process."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return timed_count(name, jobs=1)[1]
+
+
+def ceiling(name: str) -> float:
+    """What two cores give this count at most: two copies of the serial count run at once in
+    two processes, against one alone (2 x alone / the slower copy). Work that shares the
+    memory bus and caches (numpy over large arrays) falls short of 2 here however it is split."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(2, mp_context=get_context("fork")) as pool:
+        alone = pool.submit(_serial_seconds, name).result()
+        together = [pool.submit(_serial_seconds, name) for _ in range(2)]
+        return 2 * alone / max(future.result() for future in together)
+
+
 def compare_jobs(names: list[str], dask: bool) -> list[dict]:
     """Serial, two processes, then (with no cluster running meanwhile: its threads would make
     the local workers start fresh instead of forking) a two-worker Dask ``LocalCluster``."""
@@ -66,8 +91,8 @@ def compare_jobs(names: list[str], dask: bool) -> list[dict]:
         log = two.stats["task_log"]
         efficiency = {str(p): simulated_speedup(log["parents"], log["seconds"], p) / p for p in (8, 64, 512)}
         rows.append({"network": name, "engine": serial.engine, "regions": serial.count, "jobs1_s": t1, "jobs2_s": t2,
-                     "speedup2": t1 / t2, "dask_s": None, "speedup_dask": None, "tasks": two.stats["tasks"],
-                     "work_s": sum(log["seconds"]), "efficiency": efficiency})
+                     "speedup2": t1 / t2, "ceiling2": ceiling(name), "dask_s": None, "speedup_dask": None,
+                     "tasks": two.stats["tasks"], "work_s": sum(log["seconds"]), "efficiency": efficiency})
     if dask:
         from distributed import Client, LocalCluster
 
@@ -78,15 +103,54 @@ def compare_jobs(names: list[str], dask: bool) -> list[dict]:
                 if on_dask.count != row["regions"]:
                     sys.exit(f"{row['network']}: the Dask count {on_dask.count} differs from {row['regions']}")
                 row["speedup_dask"] = row["jobs1_s"] / row["dask_s"]
-    print(f"{'network':<18} {'engine':<7} {'regions':>9} {'jobs=1 s':>9} {'jobs=2 s':>9} {'x':>5} {'dask s':>8} {'x':>5} "
-          f"{'tasks':>6}  predicted efficiency at 8 / 64 / 512 workers")
+    print(f"{'network':<18} {'engine':<7} {'regions':>9} {'jobs=1 s':>9} {'jobs=2 s':>9} {'x':>5} {'ceiling':>7} "
+          f"{'dask s':>8} {'x':>5} {'tasks':>6}  predicted efficiency at 8 / 64 / 512 workers")
     for row in rows:
         dask_text = f"{row['dask_s']:8.2f} {row['speedup_dask']:5.2f}" if row["dask_s"] else f"{'-':>8} {'-':>5}"
         e = row["efficiency"]
         print(f"{row['network']:<18} {row['engine']:<7} {row['regions']:>9} {row['jobs1_s']:9.2f} {row['jobs2_s']:9.2f} "
-              f"{row['speedup2']:5.2f} {dask_text} {row['tasks']:>6}  {e['8']:.2f} / {e['64']:.2f} / {e['512']:.2f}",
+              f"{row['speedup2']:5.2f} {row['ceiling2']:7.2f} {dask_text} {row['tasks']:>6}  {e['8']:.2f} / {e['64']:.2f} / {e['512']:.2f}",
               flush=True)
     return rows
+
+
+def critical_path(parents: list[int], seconds: list[float]) -> float:
+    """The longest chain of tasks, each after its parent: no schedule finishes sooner."""
+    finish: dict[int, float] = {}
+    for task, parent in enumerate(parents):  # a parent is logged before its children
+        finish[task] = finish.get(parent, 0.0) + seconds[task]
+    return max(finish.values(), default=0.0)
+
+
+def planned(name: str, workers: list[int]) -> dict:
+    """For each P in ``workers``: the split that the coordinator makes for P workers
+    (``plan_workers``: frontiers cut into 2P tasks, 2P tasks in flight, slices shortened while
+    fewer wait), run on two processes, and the speed-up its task log predicts on P workers
+    (a greedy schedule of the logged tasks), as efficiency against the logged work and
+    against the serial seconds (which also charges the work that cutting into tasks adds)."""
+    from lrcount.count import pick_engine
+    from lrcount.parallel import ParallelSearch, simulated_speedup
+    from lrcount.problem import CountingProblem
+    from lrcount.runtime import NEVER
+
+    network, domain = case(name)
+    engine = pick_engine("auto", domain.chart(network.input_dim)).name
+    problem = CountingProblem.build(network, domain)
+    serial = _serial_seconds(name)
+    row = {"network": name, "engine": engine, "serial_s": serial, "plans": {}}
+    for p in workers:
+        run = ParallelSearch(problem, engine, jobs=2, deadline=NEVER, on_region=lambda n: None, collect=False,
+                             plan_workers=p).run()
+        log = run.stats["task_log"]
+        work, speedup = sum(log["seconds"]), simulated_speedup(log["parents"], log["seconds"], p)
+        plan = {"regions": run.count, "tasks": len(log["seconds"]), "work_s": work,
+                "critical_path_s": critical_path(log["parents"], log["seconds"]), "efficiency": speedup / p,
+                "efficiency_vs_serial": serial / (work / speedup) / p}
+        row["plans"][str(p)] = plan
+        print(f"{name} ({engine}, {run.count} regions, serial {serial:.1f} s), split for {p} workers: {plan['tasks']} tasks, "
+              f"{work:.1f} s of work, critical path {plan['critical_path_s']:.2f} s; predicted efficiency on {p} workers "
+              f"{plan['efficiency']:.2f} of the work, {plan['efficiency_vs_serial']:.2f} of the serial time", flush=True)
+    return row
 
 
 def cli(*args: str) -> list[str]:
@@ -148,10 +212,15 @@ def main() -> None:
     parser.add_argument("--networks", default=",".join(NETWORKS))
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster runs")
     parser.add_argument("--large", action="store_true", help=f"also the >10^6-region run ({LARGE}) and checkpoint costs")
+    parser.add_argument("--plan", metavar="NETWORKS", default="",
+                        help="also, for these networks, the splits made for --plan-workers workers (see planned())")
+    parser.add_argument("--plan-workers", default="8,64,512")
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
-    out = {"jobs": compare_jobs(args.networks.split(","), dask=not args.no_dask)}
+    out = {"jobs": compare_jobs(args.networks.split(","), dask=not args.no_dask) if args.networks else []}
+    workers = [int(p) for p in args.plan_workers.split(",")]
+    out["plans"] = [planned(name, workers) for name in args.plan.split(",") if name]
     if args.large:
         with tempfile.TemporaryDirectory() as folder:
             out["large"] = large_run(LARGE, Path(folder))
