@@ -26,10 +26,11 @@ one or two steps.
 
 **Start-up.** numba's start-up costs about half a second per process even when the machine
 code is cached on disk, more than many whole counts take. A count's LPs therefore run in a
-warm-started HiGHS model until they have taken :data:`COMPILE_AFTER` seconds (about what the
-start-up costs: a count never takes more than twice as long as the better of the two would
-have), and then the compiled solver takes over, for this count and every later one of the
-process.
+warm-started HiGHS model until the process's HiGHS solves have taken :data:`COMPILE_AFTER`
+seconds (about what the start-up costs: a count never takes more than twice as long as the
+better of the two would have), and then the compiled solver takes over, for this count and
+every later one of the process. The seconds add up over the process, not one LP: a worker of
+a parallel count runs many short tasks, each with its own LP, and would otherwise never switch.
 
 **Safety.** The basis inverse is rebuilt by Gauss-Jordan elimination at the start of every
 solve and updated by Sherman-Morrison between steps; a pivot below
@@ -55,6 +56,8 @@ INF = highspy.kHighsInf
 #: Seconds of HiGHS solves after which a count pays numba's start-up and the compiled simplex
 #: takes over: small counts never pay it.
 COMPILE_AFTER = 0.5
+
+_highs_seconds = 0.0  # of this process's HiGHS solves, until the compiled solver takes over
 
 
 def _kernel():
@@ -116,8 +119,8 @@ class ChebyshevLP:
     u and the radius r: the box rows ``+-u_j + r <= bound`` first, then unit-norm rows
     ``a . u + r <= c`` pushed and truncated in DFS order (the module docstring).
 
-    Its solves run in HiGHS until they have taken :data:`COMPILE_AFTER` seconds; then, and
-    in every later count of the process, the compiled dual simplex takes over."""
+    Its solves run in HiGHS until the process's have taken :data:`COMPILE_AFTER` seconds;
+    then, and in every later count of the process, the compiled dual simplex takes over."""
 
     def __init__(self, lower: np.ndarray, upper: np.ndarray, capacity: int = 256):
         lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
@@ -134,7 +137,6 @@ class ChebyshevLP:
         self._kernel = _kernel() if _kernel_loaded() else None
         self._highs = None if self._kernel is not None else _HighsLP(k)
         self._unchanged = 0  # rows of the HiGHS model still equal to these
-        self._highs_seconds = 0.0
         eye = np.eye(k)
         for row, rhs in zip(np.vstack([eye, -eye]), np.r_[upper, -lower]):
             self.push(row, rhs)
@@ -179,7 +181,7 @@ class ChebyshevLP:
         """The inscribed radius of the current polytope and its centre; or, once the radius is
         known to lie below ``threshold``, that upper bound and None (-inf: empty)."""
         self.solves += 1
-        if self._kernel is None and self._highs_seconds > COMPILE_AFTER:
+        if self._kernel is None and _highs_seconds > COMPILE_AFTER:
             self._kernel, self._highs = _kernel(), None
         if self._highs is not None:
             z = self._highs_maximize(self.radius_cost)
@@ -198,11 +200,12 @@ class ChebyshevLP:
         return self._fallback(self.radius_cost, threshold)
 
     def _highs_maximize(self, cost: np.ndarray) -> np.ndarray | None:
+        global _highs_seconds
         start = time.perf_counter()
         self._highs.sync(self.M, self.h, self.n_rows, self._unchanged)
         self._unchanged = self.n_rows
         z = self._highs.maximize(cost)
-        self._highs_seconds += time.perf_counter() - start
+        _highs_seconds += time.perf_counter() - start
         return z
 
     def bounding_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

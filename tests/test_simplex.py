@@ -172,6 +172,25 @@ def test_a_process_switches_to_the_compiled_simplex_with_the_same_counts(monkeyp
     assert switched.count == in_highs.count and switches == [1]
 
 
+def test_the_switch_counts_the_seconds_of_every_lp_of_the_process(monkeypatch):
+    """A worker of a parallel count makes a new LP per task; their HiGHS seconds add up, so a
+    process of many short tasks switches too."""
+    _backend(monkeypatch, "highs")
+    monkeypatch.setattr(simplex, "_highs_seconds", 0.0)
+    monkeypatch.setattr(simplex, "COMPILE_AFTER", 0.01)
+    made = 0
+    while made < 5000:
+        made += 1
+        lp = simplex.ChebyshevLP(-np.ones(3), np.ones(3))
+        lp.push(np.array([0.6, 0.8, 0.0]), 0.5)
+        radius, _ = lp.solve()  # one solve per LP: far below COMPILE_AFTER each
+        if lp._kernel is not None:
+            break
+    assert lp._kernel is not None and made > 1
+    # the ball touches x = -1, y = -1 and the cut 0.6 x + 0.8 y <= 0.5: 1.4 (r - 1) + r = 0.5
+    assert radius == pytest.approx(19 / 24)
+
+
 @pytest.mark.parametrize("backend", ["compiled", "highs"])
 @pytest.mark.parametrize("relative", [1 - 1e-6, 1 + 1e-6])
 def test_a_slab_at_the_edge_of_epsilon_is_decided_by_the_definition(backend, relative, monkeypatch):
