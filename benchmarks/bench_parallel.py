@@ -77,7 +77,7 @@ def ceiling(name: str) -> float:
         return 2 * alone / max(future.result() for future in together)
 
 
-def compare_jobs(names: list[str], dask: bool) -> list[dict]:
+def compare_jobs(names: list[str], with_dask: bool) -> list[dict]:
     """Serial, two processes, then (with no cluster running meanwhile: its threads would make
     the local workers start fresh instead of forking) a two-worker Dask ``LocalCluster``."""
     from lrcount.parallel import simulated_speedup
@@ -93,10 +93,14 @@ def compare_jobs(names: list[str], dask: bool) -> list[dict]:
         rows.append({"network": name, "engine": serial.engine, "regions": serial.count, "jobs1_s": t1, "jobs2_s": t2,
                      "speedup2": t1 / t2, "ceiling2": ceiling(name), "dask_s": None, "speedup_dask": None,
                      "tasks": two.stats["tasks"], "work_s": sum(log["seconds"]), "efficiency": efficiency})
-    if dask:
+    if with_dask:
+        import dask
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+        from lrcount.parallel import DASK_WORKER_ENV
+
+        environ = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in DASK_WORKER_ENV.items()}
+        with dask.config.set(environ), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             for row in rows:
                 on_dask, row["dask_s"] = timed_count(row["network"], client=client)
@@ -218,7 +222,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
-    out = {"jobs": compare_jobs(args.networks.split(","), dask=not args.no_dask) if args.networks else []}
+    out = {"jobs": compare_jobs(args.networks.split(","), with_dask=not args.no_dask) if args.networks else []}
     workers = [int(p) for p in args.plan_workers.split(",")]
     out["plans"] = [planned(name, workers) for name in args.plan.split(",") if name]
     if args.large:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from lrcount.checkpoint import problem_identity
 from lrcount.engines import engines_for, get_explorer
 from lrcount.engines.frontier import Prefix, divide, from_text, pack, to_text, unpack
 from lrcount.errors import LRCountError
-from lrcount.parallel import simulated_speedup
+from lrcount.parallel import DASK_WORKER_ENV, simulated_speedup, slow_allocator
 from lrcount.problem import CountingProblem
 from lrcount.runtime import Deadline
 
@@ -361,7 +362,11 @@ def test_cli_says_when_no_scheduler_answers(tmp_path):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    import dask
+
+    environ = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in DASK_WORKER_ENV.items()}
+    with dask.config.set(environ):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -378,6 +383,21 @@ def test_a_dask_cluster_counts_what_the_serial_search_counts(seed, dask_client, 
         on_dask = count_regions(net, box, engine=engine, client=dask_client, return_regions=True)
         assert_same(serial, on_dask)
         assert on_dask.stats["jobs"] == 2
+
+
+def test_workers_with_the_slow_allocator_are_named():
+    fast = {"MALLOC_TRIM_THRESHOLD_": "65536", **DASK_WORKER_ENV}
+    slow = {"MALLOC_TRIM_THRESHOLD_": "65536", "MALLOC_MMAP_THRESHOLD_": None}
+    plain = {"MALLOC_TRIM_THRESHOLD_": None, "MALLOC_MMAP_THRESHOLD_": None}
+    assert slow_allocator({"tcp://b:1": slow, "tcp://a:1": fast, "tcp://c:1": plain, "tcp://d:1": slow}) == \
+        ["tcp://b:1", "tcp://d:1"]
+
+
+def test_the_test_cluster_runs_with_the_fast_allocator(dask_client):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the count would warn about workers that run slowly
+        net, box = random_case(CASES[0])
+        assert count_regions(net, box, engine="vertex", client=dask_client).complete
 
 
 def test_count_many_on_dask(dask_client):

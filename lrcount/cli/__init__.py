@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from ..errors import LRCountError, NotWrittenError
 from ..runtime import c_stdout_redirected
@@ -22,7 +23,8 @@ EXIT_INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with c_stdout_redirected(2):
+        with c_stdout_redirected(2), warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             output = args.run(args)
     except NotWrittenError as exc:  # the work was done: show it, then say what was not written
         if exc.result is not None:
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _print_result(output)
     return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning as one line on stderr."""
+    print(f"lrcount: warning: {message}", file=sys.stderr)
 
 
 def _print_result(output: str) -> None:
