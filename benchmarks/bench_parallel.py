@@ -126,12 +126,13 @@ def critical_path(parents: list[int], seconds: list[float]) -> float:
     return max(finish.values(), default=0.0)
 
 
-def planned(name: str, workers: list[int]) -> dict:
+def planned(name: str, workers: list[int], serial: bool = True) -> dict:
     """For each P in ``workers``: the split that the coordinator makes for P workers
     (``plan_workers``: frontiers cut into 2P tasks, 2P tasks in flight, slices shortened while
     fewer wait), run on two processes, and the speed-up its task log predicts on P workers
     (a greedy schedule of the logged tasks), as efficiency against the logged work and
-    against the serial seconds (which also charges the work that cutting into tasks adds)."""
+    against the serial seconds (which also charges the work that cutting into tasks adds;
+    only with ``serial``)."""
     from lrcount.count import pick_engine
     from lrcount.parallel import ParallelSearch, simulated_speedup
     from lrcount.problem import CountingProblem
@@ -140,8 +141,8 @@ def planned(name: str, workers: list[int]) -> dict:
     network, domain = case(name)
     engine = pick_engine("auto", domain.chart(network.input_dim)).name
     problem = CountingProblem.build(network, domain)
-    serial = _serial_seconds(name)
-    row = {"network": name, "engine": engine, "serial_s": serial, "plans": {}}
+    serial_s = _serial_seconds(name) if serial else None
+    row = {"network": name, "engine": engine, "serial_s": serial_s, "plans": {}}
     for p in workers:
         run = ParallelSearch(problem, engine, jobs=2, deadline=NEVER, on_region=lambda n: None, collect=False,
                              plan_workers=p).run()
@@ -149,11 +150,12 @@ def planned(name: str, workers: list[int]) -> dict:
         work, speedup = sum(log["seconds"]), simulated_speedup(log["parents"], log["seconds"], p)
         plan = {"regions": run.count, "tasks": len(log["seconds"]), "work_s": work,
                 "critical_path_s": critical_path(log["parents"], log["seconds"]), "efficiency": speedup / p,
-                "efficiency_vs_serial": serial / (work / speedup) / p}
+                "efficiency_vs_serial": serial_s / (work / speedup) / p if serial else None}
         row["plans"][str(p)] = plan
-        print(f"{name} ({engine}, {run.count} regions, serial {serial:.1f} s), split for {p} workers: {plan['tasks']} tasks, "
-              f"{work:.1f} s of work, critical path {plan['critical_path_s']:.2f} s; predicted efficiency on {p} workers "
-              f"{plan['efficiency']:.2f} of the work, {plan['efficiency_vs_serial']:.2f} of the serial time", flush=True)
+        against_serial = f", {plan['efficiency_vs_serial']:.2f} of the serial {serial_s:.1f} s" if serial else ""
+        print(f"{name} ({engine}, {run.count} regions), split for {p} workers: {plan['tasks']} tasks, {work:.1f} s of "
+              f"work, critical path {plan['critical_path_s']:.2f} s; predicted efficiency on {p} workers "
+              f"{plan['efficiency']:.2f} of the work{against_serial}", flush=True)
     return row
 
 
@@ -219,12 +221,13 @@ def main() -> None:
     parser.add_argument("--plan", metavar="NETWORKS", default="",
                         help="also, for these networks, the splits made for --plan-workers workers (see planned())")
     parser.add_argument("--plan-workers", default="8,64,512")
+    parser.add_argument("--plan-without-serial", action="store_true", help="skip the serial count of --plan networks")
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}", flush=True)
     out = {"jobs": compare_jobs(args.networks.split(","), with_dask=not args.no_dask) if args.networks else []}
     workers = [int(p) for p in args.plan_workers.split(",")]
-    out["plans"] = [planned(name, workers) for name in args.plan.split(",") if name]
+    out["plans"] = [planned(name, workers, serial=not args.plan_without_serial) for name in args.plan.split(",") if name]
     if args.large:
         with tempfile.TemporaryDirectory() as folder:
             out["large"] = large_run(LARGE, Path(folder))
