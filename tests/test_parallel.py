@@ -118,6 +118,29 @@ def test_cells_go_back_inside_a_layer(engine, widths, trained):
     assert patterns == pattern_set(serial)
 
 
+def _degenerate_3d() -> ReLUNetwork:
+    """Hyperplanes through the origin, repeated and opposite: cells that are not simple."""
+    rng = np.random.default_rng(3)
+    w1 = np.vstack([np.eye(3), -np.eye(3)[:2], rng.normal(size=(4, 3))])
+    b1 = np.r_[np.zeros(5), 0.3 * rng.normal(size=4)]
+    w2 = rng.normal(size=(6, 9))
+    return ReLUNetwork((w1, w2, rng.normal(size=(1, 6))), (b1, 0.5 * rng.normal(size=6), np.zeros(1)))
+
+
+@pytest.mark.parametrize("engine", ["planar", "vertex"])
+def test_cells_handed_to_split_are_shared_out_too(engine):
+    """The cells a layer-by-layer engine hands to split (a trained network's whole domain, at
+    times) go back as split nodes when the slice ends, and the count stays the serial one."""
+    net = trained_network([2, 130, 8, 1], seed=4) if engine == "planar" else _degenerate_3d()
+    box = Box(-1, 1)
+    serial = count_regions(net, box, engine=engine, jobs=1, return_regions=True)
+    assert serial.stats["degenerate"]
+    count, patterns, handed_back = run_as_tasks(CountingProblem.build(net, box), engine, 0.0)
+    assert any(node.is_split_node for node in handed_back)
+    assert count == serial.count == len(patterns)
+    assert patterns == pattern_set(serial)
+
+
 def test_tasks_in_this_process_equal_serial(short_slices, tmp_path):
     """jobs=1 with a checkpoint runs the same tasks here, one after the other."""
     for seed in CASES[:4]:

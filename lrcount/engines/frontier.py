@@ -45,6 +45,16 @@ class Prefix:
         """The whole tree."""
         return cls(0, np.zeros(0, bool))
 
+    @property
+    def is_root(self) -> bool:
+        return self.layer == 0 and self.todo is None and self.cell is None
+
+    @property
+    def is_split_node(self) -> bool:
+        """A node of the ``split`` engine's search (no cell), which the layer-by-layer engines
+        hand back for the cells they give to it."""
+        return self.cell is None and not self.is_root
+
 
 def pack(prefixes: Sequence[Prefix]) -> dict[str, np.ndarray]:
     """Prefixes as a few flat arrays (ragged parts end to end, with their lengths), to send or

@@ -256,10 +256,15 @@ class Splitter:
 class Fallback:
     """The ``split`` engine for the cells another engine cannot decide by its own means (not
     simple, degenerate): it records into that engine's log, and is built on first need (its
-    LP is not needed by most counts)."""
+    LP is not needed by most counts). Once ``slice_end`` passes, the nodes of its search not
+    yet expanded go to ``frontier`` (the engine's), as ``split`` nodes, so that a degenerate
+    cell (a trained network's whole domain, at times) is shared out like any other work."""
 
-    def __init__(self, problem: CountingProblem, log: RegionLog):
+    def __init__(self, problem: CountingProblem, log: RegionLog, *, slice_end: Deadline = NEVER,
+                 frontier: list[Prefix] | None = None):
         self.problem, self.log = problem, log
+        self.slice_end = slice_end
+        self.frontier = [] if frontier is None else frontier
         self.splitter: Splitter | None = None
         self.cells = 0
 
@@ -268,18 +273,39 @@ class Fallback:
             self.splitter = Splitter(self.problem, self.log)
         return self.splitter
 
+    def _drain(self, frame: _Frame | None, stop_reason: Callable[[], str | None]) -> str | None:
+        """Search below ``frame``; nodes left when the slice ends go to the frontier."""
+        if frame is None:
+            return None
+        stack = [frame]
+        why = self._splitter().drain(stack, lambda: stop_reason() or ("slice" if self.slice_end.passed() else None))
+        if why == "slice":
+            self.frontier.extend(Splitter.prefix_of(node) for node in stack)
+            return None
+        return why
+
     def count_below(self, stop_reason: Callable[[], str | None], **where) -> str | None:
         """Count the regions below one partial pattern (``where``: the keyword arguments of
         :meth:`Splitter.resume`); the reason to stop early, if any."""
         self.cells += 1
-        return self._splitter().drain([self._splitter().resume(**where)], stop_reason)
+        return self._drain(self._splitter().resume(**where), stop_reason)
 
     def count_prefix(self, prefix: Prefix, stop_reason: Callable[[], str | None]) -> str | None:
         """Count the regions below ``prefix``, its set rebuilt from its pattern's rows; the
         reason to stop early, if any."""
         self.cells += 1
-        frame = self._splitter().frame_at(prefix)
-        return None if frame is None else self._splitter().drain([frame], stop_reason)
+        return self._drain(self._splitter().frame_at(prefix), stop_reason)
+
+    def explore(self, prefixes: list[Prefix], stop_reason: Callable[[], str | None]) -> str | None:
+        """Go on below ``split`` nodes that an earlier task handed back; those not started
+        when the slice ends (after the first) go back as they came."""
+        for j, prefix in enumerate(prefixes):
+            if j and self.slice_end.passed():
+                self.frontier.extend(prefixes[j:])
+                return None
+            if why := self._drain(self._splitter().frame_at(prefix), stop_reason):
+                return why
+        return None
 
     @property
     def lps(self) -> int:

@@ -42,13 +42,16 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
     status = "complete"
     splitter = PlanarSplitter(problem, on_region, collect, stop_reason, slice_end=slice_end)
     try:
-        for (layer, first), group in by_node(prefixes).items():
+        for (layer, first), group in by_node([p for p in prefixes if not p.is_split_node]).items():
             if splitter.slicing.due():  # the rest goes back as it came
                 splitter.frontier.extend(group)
-            elif group[0].cell is None:  # the root
+            elif group[0].is_root:
                 splitter.descend(domain_cells(problem), 0)
             else:
                 splitter.explore(layer, first, group)
+        handed_to_split = [p for p in prefixes if p.is_split_node]
+        if handed_to_split and (reason := splitter.fallback.explore(handed_to_split, stop_reason)):
+            raise Stop(reason)
     except Stop as stop:
         status = stop.status
     return splitter.log.result(status, {"degenerate": splitter.fallback.cells}), splitter.frontier

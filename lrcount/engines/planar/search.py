@@ -38,7 +38,7 @@ class PlanarSplitter:
         self.stop_reason = stop_reason
         self.draw = draw
         self.polygons: list[np.ndarray] = []
-        self.fallback = Fallback(problem, self.log)
+        self.fallback = Fallback(problem, self.log, slice_end=slice_end, frontier=self.frontier)
 
     def should_stop(self) -> None:
         if reason := self.stop_reason():
@@ -138,7 +138,10 @@ class PlanarSplitter:
         layers' signs: ``prefixes``) with the ``split`` engine, from layer ``l`` on. Their
         polygons' vertices are too close to other lines to trust, so the LPs of the definition
         decide them (docs/counting.md, the engines' table)."""
-        for bits in prefixes:
+        for j, bits in enumerate(prefixes):
+            if j and self.slicing.due():  # the rest goes back, to be counted as split nodes
+                self.frontier.extend(Prefix(l, rest) for rest in prefixes[j:])
+                return
             if reason := self.fallback.count_prefix(Prefix(l, bits), self.stop_reason):
                 raise Stop(reason)
 

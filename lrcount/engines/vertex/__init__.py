@@ -66,13 +66,16 @@ def explore(problem: CountingProblem, prefixes: list[Prefix], *, stop_reason: Ca
         return result, frontier
     log = RegionLog(on_region, collect)
     search = VertexSearch(problem, log, stop_reason, slack, names, slice_end=slice_end)
-    for (layer, first), group in by_node(prefixes).items():
+    for (layer, first), group in by_node([p for p in prefixes if not p.is_split_node]).items():
         if search.stopped or search.slicing.due():  # the rest goes back as it came
             search.frontier.extend(group)
-        elif group[0].cell is None:  # the root
+        elif group[0].is_root:
             search.descend(cells, AffineMap.identity(problem.chart.dim).repeated(1), np.zeros((1, 0), bool), 0)
         else:
             search.explore(layer, first, group)
+    handed_to_split = [p for p in prefixes if p.is_split_node]
+    if handed_to_split and not search.stopped:
+        search.stopped = search.fallback.explore(handed_to_split, stop_reason)
     stats = {"degenerate": search.fallback.cells, "certified": search.certified, "domain_slack": slack}
     if search.fallback.splitter is not None:
         stats["lps"] = search.fallback.lps

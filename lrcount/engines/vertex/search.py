@@ -55,7 +55,7 @@ class VertexSearch:
         self.names = names
         self.eps = problem.epsilon
         self.layers = problem.net.hidden_layers
-        self.fallback = Fallback(problem, log)
+        self.fallback = Fallback(problem, log, slice_end=slice_end, frontier=self.frontier)
         self.stopped: str | None = None
         self.certified = 0
 
