@@ -117,7 +117,7 @@ def test_sigmoid_onnx_and_point_box_from_the_cli(tmp_path, capsys):
 def test_progress_line_on_long_runs(capsys):
     from lrcount import Box, count_regions
 
-    net = ReLUNetwork.random([3, 12, 12, 12], seed=3)
+    net = ReLUNetwork.random([3, 24, 24, 24], seed=3)  # more than 4 s of work: the time limit ends it
     result = count_regions(net, Box(-4, 4), engine="split", progress=True, time_limit=4)
     err = capsys.readouterr().err
     assert result.seconds > 1.5  # the line appears only for runs over a second
