@@ -146,7 +146,8 @@ def test_long_bound_computations_report_progress_as_plain_lines(monkeypatch, cap
 def test_vertex_memory_does_not_grow_with_the_regions_counted():
     """The same network on a box and on one 4 times as wide: 3.6 times the regions, but the
     peak of traced allocations stays within 2 times (it is set by the vertices of a layer's
-    chunk, not by the regions found; 300 s of a 7-32-32-1 count kept RSS within 530-725 MB)."""
+    chunk, not by the regions found; 300 s of a 7-32-32-1 count kept RSS within 530-725 MB).
+    One process, as tracemalloc sees only its own."""
     import tracemalloc
 
     net = ReLUNetwork.random([4, 24, 24], seed=5)
@@ -154,7 +155,7 @@ def test_vertex_memory_does_not_grow_with_the_regions_counted():
     for half in (1, 4):
         tracemalloc.start()
         try:
-            counts.append(count_regions(net, Box(-half, half), engine="vertex").count)
+            counts.append(count_regions(net, Box(-half, half), engine="vertex", jobs=1).count)
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
